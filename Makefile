@@ -1,0 +1,39 @@
+# lowlight: every target creates .venv (and installs into it) when missing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: install train test test-full lint format bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job: the LLE GAN on the embedded synthetic low-light pairs (< 10 min on 2 CPU cores).
+train: $(STAMP)
+	$(PY) -m lowlight.train +experiment=lle_gan $(ARGS)
+
+## Fast suite (slow tests excluded); real-data tests skip when ../shared/data is absent.
+test: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(ARGS)
+
+## Everything, slow tests included.
+test-full: $(STAMP)
+	$(PY) -m pytest $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

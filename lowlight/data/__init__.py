@@ -1,0 +1,22 @@
+"""Data: readers, pairing, augmentation, low-light synthesis and LightningDataModules."""
+
+from lowlight.data.base import ImageDataModule
+from lowlight.data.datasets import PairedImageDataset, SyntheticPairDataset
+from lowlight.data.degrade import LowLightDegradation
+from lowlight.data.io import ImageReadError, read_image, write_image
+from lowlight.data.paired import PairedImageDataModule
+from lowlight.data.synthetic import SyntheticLowLightDataModule
+from lowlight.data.transforms import PairAugment
+
+__all__ = [
+    "ImageDataModule",
+    "ImageReadError",
+    "LowLightDegradation",
+    "PairAugment",
+    "PairedImageDataModule",
+    "PairedImageDataset",
+    "SyntheticLowLightDataModule",
+    "SyntheticPairDataset",
+    "read_image",
+    "write_image",
+]

@@ -1,0 +1,146 @@
+"""Datasets yielding `{"lq", "gt", "name"}` dicts of float CHW tensors in [0, 1]."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, get_worker_info
+
+from lowlight.data.degrade import LowLightDegradation
+from lowlight.data.io import ImageReadError, read_image
+from lowlight.data.transforms import PairAugment, center_crop, random_crop
+
+
+def to_tensor(img: np.ndarray) -> torch.Tensor:
+    """HxWx3 float array -> 3xHxW float32 tensor."""
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32))
+
+
+class WorkerRNG:
+    """A numpy Generator per DataLoader worker, seeded from the seed torch gives that worker.
+
+    torch draws each worker's seed from the main process's (seeded) RNG whenever workers
+    start, so samples differ between workers and epochs yet repeat run to run.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._rng: np.random.Generator | None = None
+
+    def get(self) -> tuple[np.random.Generator, bool]:
+        """The generator, and whether it was just (re)created."""
+        info = get_worker_info()
+        key = (info.id, info.seed) if info is not None else ("main",)
+        fresh = key != self._key
+        if fresh:
+            seed = info.seed if info is not None else torch.initial_seed()
+            self._rng, self._key = np.random.default_rng(seed), key
+        return self._rng, fresh  # type: ignore[return-value]
+
+
+def _too_small(path: Path, shape: tuple[int, ...], crop: int | None) -> ImageReadError:
+    return ImageReadError(
+        f"{path} is {shape[0]}x{shape[1]}, smaller than the crop size {crop} "
+        "(lower data.augment.crop_size or set data.augment.pad_if_smaller=true)"
+    )
+
+
+class PairedImageDataset(Dataset):
+    """Image pairs from disk; `augment` for training, else an optional centre crop."""
+
+    def __init__(
+        self,
+        pairs: Sequence[tuple[Path, Path]],
+        augment: PairAugment | None = None,
+        crop: int | None = None,
+    ) -> None:
+        self.pairs = list(pairs)
+        self.augment = augment
+        self.crop = crop
+        self._rng = WorkerRNG()
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> dict:
+        lq_path, gt_path = self.pairs[index]
+        lq, gt = read_image(lq_path), read_image(gt_path)
+        if lq.shape != gt.shape:
+            raise ImageReadError(
+                f"pair sizes differ: {lq_path} is {lq.shape[0]}x{lq.shape[1]}, "
+                f"{gt_path} is {gt.shape[0]}x{gt.shape[1]}"
+            )
+        if self.augment is not None:
+            if not self.augment.min_size_ok(*lq.shape[:2]):
+                raise _too_small(lq_path, lq.shape, self.augment.crop_size)
+            rng, fresh = self._rng.get()
+            if fresh:
+                self.augment.set_seed(int(rng.integers(2**31)))
+            lq, gt = self.augment(lq, gt)
+        else:
+            lq, gt = center_crop(lq, self.crop), center_crop(gt, self.crop)
+        return {"lq": to_tensor(lq), "gt": to_tensor(gt), "name": lq_path.stem}
+
+
+class SyntheticPairDataset(Dataset):
+    """Low/normal-light pairs made on the fly from normal-light photos.
+
+    Training (`seed=None`): every item is a fresh random photo, crop, augmentation and
+    degradation. Evaluation (`seed` set): item i is always the same pair, so validation and
+    test sets are fixed across epochs and runs.
+    """
+
+    def __init__(
+        self,
+        photos: Sequence[Path],
+        degradation: LowLightDegradation,
+        length: int,
+        crop_size: int,
+        augment: PairAugment | None = None,
+        seed: int | None = None,
+        cache: bool = True,
+    ) -> None:
+        if not photos:
+            raise ValueError("SyntheticPairDataset needs at least one photo")
+        self.photos = list(photos)
+        self.degradation = degradation
+        self.length = int(length)
+        self.crop_size = crop_size
+        self.augment = augment
+        self.seed = seed
+        self.cache: dict[Path, np.ndarray] | None = {} if cache else None
+        self._rng = WorkerRNG()
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _photo(self, path: Path) -> np.ndarray:
+        if self.cache is None:
+            return read_image(path)
+        if path not in self.cache:
+            self.cache[path] = read_image(path)
+        return self.cache[path]
+
+    def __getitem__(self, index: int) -> dict:
+        if self.seed is None:
+            rng, fresh = self._rng.get()
+            if fresh and self.augment is not None:
+                self.augment.set_seed(int(rng.integers(2**31)))
+            path = self.photos[int(rng.integers(len(self.photos)))]
+        else:
+            rng = np.random.default_rng([self.seed, index])
+            path = self.photos[index % len(self.photos)]
+        img = self._photo(path)
+        if min(img.shape[:2]) < self.crop_size:
+            raise _too_small(path, img.shape, self.crop_size)
+        if self.augment is not None:
+            gt, _ = self.augment.geometric(img)
+        else:
+            gt = random_crop(img, self.crop_size, rng)
+        lq = self.degradation(gt, rng)
+        if self.augment is not None:
+            lq = self.augment.input_only(lq)
+        return {"lq": to_tensor(lq), "gt": to_tensor(gt), "name": f"{path.stem}_{index:05d}"}

@@ -1,0 +1,131 @@
+"""Paired low/normal-light folders: `low/` + `high/`, the LOL layout, or explicit split folders."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from lowlight.data.base import ImageDataModule
+from lowlight.data.datasets import PairedImageDataset
+from lowlight.data.pairs import Pair, check_pairs, check_ratios, find_pairs, split_items
+from lowlight.data.transforms import PairAugment
+
+log = logging.getLogger(__name__)
+
+# LOL (Wei et al., BMVC 2018): our485/{low,high} for training, eval15/{low,high} for test.
+LOL_TRAIN, LOL_TEST = "our485", "eval15"
+
+
+class PairedImageDataModule(ImageDataModule):
+    """Paired images matched by file stem, split into train/val/test.
+
+    Where the data come from, first match wins:
+    - `train_dir` (and optionally `val_dir`, `test_dir`), each holding `lq_dirname/` and
+      `gt_dirname/`;
+    - `root` in the LOL layout (`our485/` for train+val, `eval15/` for test);
+    - `root` holding `lq_dirname/` and `gt_dirname/` directly.
+    A split without its own folder is cut from the training folder by `split` (fractions
+    train/val/test; renormalized over the parts being cut), seeded by `split_seed`.
+
+    Args:
+        augment: training augmentation (crop, flips, ...); None trains on whole images.
+        eval_crop: centre crop for validation/test images (None = whole images).
+        skip_invalid: leave out unpaired, unreadable or too-small images with a warning
+            instead of stopping with an error.
+    """
+
+    def __init__(
+        self,
+        root: str | None = None,
+        train_dir: str | None = None,
+        val_dir: str | None = None,
+        test_dir: str | None = None,
+        lq_dirname: str = "low",
+        gt_dirname: str = "high",
+        split: Sequence[float] = (0.7, 0.2, 0.1),
+        split_seed: int = 0,
+        augment: PairAugment | None = None,
+        eval_crop: int | None = None,
+        skip_invalid: bool = False,
+        batch_size: int = 8,
+        eval_batch_size: int = 1,
+        num_workers: int = 0,
+        color_space: str = "rgb",
+    ) -> None:
+        super().__init__(batch_size, eval_batch_size, num_workers, color_space)
+        if root is None and train_dir is None:
+            raise ValueError("set data.root (a folder of pairs or LOL) or data.train_dir")
+        self.root = Path(root) if root else None
+        self.dirs = {
+            "train": Path(train_dir) if train_dir else None,
+            "val": Path(val_dir) if val_dir else None,
+            "test": Path(test_dir) if test_dir else None,
+        }
+        self.lq_dirname, self.gt_dirname = lq_dirname, gt_dirname
+        self.split = check_ratios(split)
+        self.split_seed = split_seed
+        self.augment = augment
+        self.eval_crop = eval_crop
+        self.skip_invalid = skip_invalid
+        self.pairs: dict[str, list[Pair]] = {}
+
+    def _layout(self) -> dict[str, Path | None]:
+        if self.dirs["train"] is not None:
+            return dict(self.dirs)
+        assert self.root is not None
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"data.root not found: {self.root}")
+        if (self.root / LOL_TRAIN).is_dir() and (self.root / LOL_TEST).is_dir():
+            return {"train": self.root / LOL_TRAIN, "val": None, "test": self.root / LOL_TEST}
+        if (self.root / self.lq_dirname).is_dir():
+            return {"train": self.root, "val": None, "test": None}
+        raise FileNotFoundError(
+            f"data.root={self.root} holds neither {self.lq_dirname}/ + {self.gt_dirname}/ "
+            f"nor the LOL layout {LOL_TRAIN}/ + {LOL_TEST}/"
+        )
+
+    def _find(self, folder: Path) -> list[Pair]:
+        return find_pairs(
+            folder / self.lq_dirname, folder / self.gt_dirname, skip_unpaired=self.skip_invalid
+        )
+
+    def resolve_pairs(self) -> dict[str, list[Pair]]:
+        """The train/val/test pair lists (deterministic), without reading any pixels."""
+        layout = self._layout()
+        train = self._find(layout["train"])  # type: ignore[arg-type]
+        given = {s: self._find(d) for s in ("val", "test") if (d := layout[s]) is not None}
+        missing = [s for s in ("val", "test") if s not in given]
+        if missing:
+            ratios = dict(zip(("train", "val", "test"), self.split, strict=True))
+            total = ratios["train"] + sum(ratios[s] for s in missing)
+            cut = [ratios["train"] / total] + [
+                ratios[s] / total if s in missing else 0.0 for s in ("val", "test")
+            ]
+            train, val, test = split_items(train, cut, self.split_seed)
+            given.setdefault("val", val)
+            given.setdefault("test", test)
+        return {"train": train, "val": given["val"], "test": given["test"]}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.pairs:
+            return
+        pairs = self.resolve_pairs()
+        train_crop = (
+            self.augment.crop_size if self.augment and not self.augment.pad_if_smaller else None
+        )
+        crops = {"train": train_crop, "val": self.eval_crop, "test": self.eval_crop}
+        self.pairs = {
+            s: check_pairs(p, crops[s], self.skip_invalid) if p else [] for s, p in pairs.items()
+        }
+        if not self.pairs["val"]:
+            raise ValueError(
+                "no validation pairs: give data.val_dir or a positive val fraction in data.split"
+            )
+        log.info(
+            "paired data: %d train, %d val, %d test pairs",
+            *(len(self.pairs[s]) for s in ("train", "val", "test")),
+        )
+        self.train_set = PairedImageDataset(self.pairs["train"], augment=self.augment)
+        self.val_set = PairedImageDataset(self.pairs["val"], crop=self.eval_crop)
+        self.test_set = PairedImageDataset(self.pairs["test"], crop=self.eval_crop)

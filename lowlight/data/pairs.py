@@ -1,0 +1,120 @@
+"""Finding image pairs on disk, checking them, and splitting them into train/val/test."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from lowlight.data.io import ImageReadError, image_size, list_images, stems
+
+log = logging.getLogger(__name__)
+
+Pair = tuple[Path, Path]
+
+
+def _listing(paths: Sequence[Path], limit: int = 5) -> str:
+    shown = ", ".join(str(p) for p in paths[:limit])
+    more = f" and {len(paths) - limit} more" if len(paths) > limit else ""
+    return shown + more
+
+
+def find_pairs(lq_dir: str | Path, gt_dir: str | Path, skip_unpaired: bool = False) -> list[Pair]:
+    """Match the images of two folders by file stem (`low/12.png` <-> `high/12.jpg`).
+
+    An image without a partner is an error naming it, unless `skip_unpaired` is set, in
+    which case it is left out with a warning.
+    """
+    lq = stems(list_images(lq_dir))
+    gt = stems(list_images(gt_dir))
+    if not lq:
+        raise FileNotFoundError(f"no images in {lq_dir}")
+    lonely_lq = [lq[s] for s in sorted(lq.keys() - gt.keys())]
+    lonely_gt = [gt[s] for s in sorted(gt.keys() - lq.keys())]
+    if lonely_lq or lonely_gt:
+        parts = []
+        if lonely_lq:
+            parts.append(
+                f"{len(lonely_lq)} image(s) with no partner in {gt_dir}: {_listing(lonely_lq)}"
+            )
+        if lonely_gt:
+            parts.append(
+                f"{len(lonely_gt)} image(s) with no partner in {lq_dir}: {_listing(lonely_gt)}"
+            )
+        msg = "; ".join(parts)
+        if not skip_unpaired:
+            raise ValueError(
+                f"unpaired images: {msg} (set data.skip_invalid=true to leave them out)"
+            )
+        log.warning("leaving out unpaired images: %s", msg)
+    pairs = [(lq[s], gt[s]) for s in sorted(lq.keys() & gt.keys())]
+    if not pairs:
+        raise ValueError(f"no image in {lq_dir} has a partner with the same name in {gt_dir}")
+    return pairs
+
+
+def check_pairs(
+    pairs: Sequence[Pair], min_side: int | None = None, skip_invalid: bool = False
+) -> list[Pair]:
+    """Read every header: unreadable files, size mismatches within a pair, and images smaller
+    than `min_side` are errors naming the file (or, with `skip_invalid`, dropped with a warning).
+    """
+    good: list[Pair] = []
+    for lq_path, gt_path in pairs:
+        try:
+            lq_hw = image_size(lq_path)
+            gt_hw = image_size(gt_path) if gt_path != lq_path else lq_hw
+            if lq_hw != gt_hw:
+                raise ImageReadError(
+                    f"pair sizes differ: {lq_path} is {lq_hw[0]}x{lq_hw[1]}, "
+                    f"{gt_path} is {gt_hw[0]}x{gt_hw[1]}"
+                )
+            if min_side is not None and min(lq_hw) < min_side:
+                raise ImageReadError(
+                    f"{lq_path} is {lq_hw[0]}x{lq_hw[1]}, smaller than the crop size {min_side} "
+                    "(lower data.augment.crop_size or set data.augment.pad_if_smaller=true)"
+                )
+        except ImageReadError as e:
+            if not skip_invalid:
+                raise
+            log.warning("leaving out a pair: %s", e)
+            continue
+        good.append((lq_path, gt_path))
+    if not good:
+        raise ValueError("no usable image pairs left after checking the files")
+    return good
+
+
+def check_ratios(ratios: Sequence[float], key: str = "data.split") -> tuple[float, ...]:
+    ratios = tuple(float(r) for r in ratios)
+    if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
+        raise ValueError(
+            f"{key} must be three non-negative fractions [train, val, test] summing to 1, "
+            f"got {list(ratios)}"
+        )
+    if ratios[0] == 0:
+        raise ValueError(f"{key}: the train fraction must be positive, got {list(ratios)}")
+    return ratios
+
+
+def split_items(items: Sequence, ratios: Sequence[float], seed: int) -> tuple[list, list, list]:
+    """Shuffle `items` with `seed` and cut them by `ratios` (train, val, test).
+
+    The same items, ratios and seed give the same split on every run and machine. A part
+    with a positive ratio gets at least one item when there are enough items.
+    """
+    ratios = check_ratios(ratios)
+    n = len(items)
+    order = np.random.default_rng(seed).permutation(n)
+    counts = [round(n * r) for r in ratios[1:]]
+    for i, r in enumerate(ratios[1:]):
+        if r > 0 and counts[i] == 0 and n - sum(counts) > 1:
+            counts[i] = 1
+    n_val, n_test = counts
+    n_train = n - n_val - n_test
+    if n_train < 1:
+        raise ValueError(f"cannot split {n} item(s) by {list(ratios)}: no training items left")
+    parts = np.split(order, [n_train, n_train + n_val])
+    return tuple([items[i] for i in part] for part in parts)  # type: ignore[return-value]

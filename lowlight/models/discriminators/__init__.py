@@ -1,0 +1,6 @@
+"""Image discriminators. Each exposes `sigmoid`: whether it outputs probabilities."""
+
+from lowlight.models.discriminators.dcgan5 import DCGAN5
+from lowlight.models.discriminators.patchgan import PatchGAN
+
+__all__ = ["DCGAN5", "PatchGAN"]

@@ -1,0 +1,83 @@
+"""Encoder-decoder U-Net for image-to-image enhancement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lowlight.models.layers import norm_layer
+
+
+class _Block(nn.Sequential):
+    """Two 3x3 convolutions, each followed by normalization and LeakyReLU."""
+
+    def __init__(self, cin: int, cout: int, norm: str) -> None:
+        super().__init__(
+            nn.Conv2d(cin, cout, 3, padding=1),
+            norm_layer(norm, cout, "generator.norm"),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(cout, cout, 3, padding=1),
+            norm_layer(norm, cout, "generator.norm"),
+            nn.LeakyReLU(0.2, inplace=True),
+        )
+
+
+class UNet(nn.Module):
+    """U-Net (Ronneberger et al., MICCAI 2015) with concatenated skips.
+
+    Each level halves the resolution (2x2 max pooling) and uses the next width of
+    `channels`; the decoder upsamples bilinearly, concatenates the mirrored encoder
+    features and refines them. Input sides must divide by `size_multiple`.
+
+    Args:
+        channels: feature widths per level, shallow to deep (its length is the depth).
+        out_activation: `sigmoid` keeps the output in [0, 1]; `none` leaves it raw.
+    """
+
+    scale = 1
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        channels: Sequence[int] = (32, 64, 128, 256),
+        norm: str = "none",
+        out_activation: str = "sigmoid",
+    ) -> None:
+        super().__init__()
+        channels = list(channels)
+        if len(channels) < 2 or any(c < 1 for c in channels):
+            raise ValueError(
+                f"generator.channels must list at least two positive widths, got {channels}"
+            )
+        if out_activation not in ("sigmoid", "none"):
+            raise ValueError(
+                f"generator.out_activation must be 'sigmoid' or 'none', got {out_activation!r}"
+            )
+        self.size_multiple = 2 ** (len(channels) - 1)
+        self.out_activation = out_activation
+        self.encoders = nn.ModuleList()
+        cin = in_channels
+        for c in channels:
+            self.encoders.append(_Block(cin, c, norm))
+            cin = c
+        self.ups = nn.ModuleList()
+        self.decoders = nn.ModuleList()
+        for deep, shallow in zip(channels[::-1][:-1], channels[::-1][1:], strict=True):
+            self.ups.append(nn.Conv2d(deep, shallow, 3, padding=1))
+            self.decoders.append(_Block(2 * shallow, shallow, norm))
+        self.head = nn.Conv2d(channels[0], out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for i, enc in enumerate(self.encoders):
+            x = enc(x if i == 0 else F.max_pool2d(x, 2))
+            skips.append(x)
+        for up, dec, skip in zip(self.ups, self.decoders, skips[-2::-1], strict=True):
+            x = up(F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False))
+            x = dec(torch.cat((x, skip), dim=1))
+        x = self.head(x)
+        return torch.sigmoid(x) if self.out_activation == "sigmoid" else x

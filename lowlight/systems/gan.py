@@ -1,0 +1,185 @@
+"""The GAN system: one LightningModule for every generator/discriminator/loss combination."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import torch
+from torch import nn
+from torch.optim import Optimizer
+
+from lowlight.losses.adversarial import AdversarialLoss
+from lowlight.systems.base import EnhancementSystem
+
+LOSS_TERMS = ("pixel", "adv")
+OptimizerFactory = Callable[..., Optimizer]
+
+
+class GANSystem(EnhancementSystem):
+    """Paired image-to-image GAN (pix2pix-style training, Isola et al., CVPR 2017).
+
+    Generator loss: `pixel * pixel_loss(G(x), y) + adv * adversarial(D(G(x)))`;
+    discriminator loss: real term + fake term. A weight of 0 removes its term (adv=0 also
+    skips the discriminator entirely). Manual optimization, one generator and one
+    discriminator step per batch by default.
+
+    Args:
+        optimizer_g, optimizer_d: optimizer factories (`functools.partial`) taking params.
+        scheduler_g, scheduler_d: optional LR-scheduler factories taking an optimizer,
+            stepped once per epoch.
+        loss_weights: `pixel` and `adv` weights.
+        accumulate_grad_batches: sum gradients over this many batches per optimizer step.
+        warmup_epochs: generator-only (pixel loss) epochs before the adversarial game starts.
+        d_update_every: update the discriminator on every k-th optimizer step only.
+        grad_clip: clip each network's gradient norm to this value (None = no clipping).
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        pixel_loss: nn.Module,
+        adversarial: AdversarialLoss,
+        optimizer_g: OptimizerFactory,
+        optimizer_d: OptimizerFactory,
+        loss_weights: Mapping[str, float] | None = None,
+        scheduler_g: Callable | None = None,
+        scheduler_d: Callable | None = None,
+        accumulate_grad_batches: int = 1,
+        warmup_epochs: int = 0,
+        d_update_every: int = 1,
+        grad_clip: float | None = None,
+        color_space: str = "rgb",
+    ) -> None:
+        super().__init__(generator, color_space)
+        self.automatic_optimization = False
+        weights = {"pixel": 1.0, "adv": 0.01, **dict(loss_weights or {})}
+        for key, value in weights.items():
+            if key not in LOSS_TERMS:
+                raise ValueError(
+                    f"system.loss_weights.{key} is not a loss term of GANSystem; "
+                    f"allowed: {', '.join(LOSS_TERMS)}"
+                )
+            if value < 0:
+                raise ValueError(f"system.loss_weights.{key} must be >= 0, got {value}")
+        for key, value in (
+            ("accumulate_grad_batches", accumulate_grad_batches),
+            ("d_update_every", d_update_every),
+        ):
+            if value < 1:
+                raise ValueError(f"system.{key} must be >= 1, got {value}")
+        if warmup_epochs < 0:
+            raise ValueError(f"system.warmup_epochs must be >= 0, got {warmup_epochs}")
+        if grad_clip is not None and grad_clip <= 0:
+            raise ValueError(f"system.grad_clip must be positive or null, got {grad_clip}")
+        d_sigmoid = bool(getattr(discriminator, "sigmoid", False))
+        if d_sigmoid == adversarial.from_logits:
+            raise ValueError(
+                f"discriminator.sigmoid={d_sigmoid} does not match adversarial.from_logits="
+                f"{adversarial.from_logits}: a discriminator with a sigmoid output needs "
+                "from_logits=false, one with raw scores needs from_logits=true"
+            )
+        # Plain values only (no DictConfig), so checkpoints load with weights_only=True; the
+        # full recipe is the run's config.yaml.
+        self.save_hyperparameters(
+            {
+                "loss_weights": {k: float(v) for k, v in weights.items()},
+                "accumulate_grad_batches": accumulate_grad_batches,
+                "warmup_epochs": warmup_epochs,
+                "d_update_every": d_update_every,
+                "grad_clip": grad_clip,
+                "color_space": self.color_space,
+            }
+        )
+        self.discriminator = discriminator
+        self.pixel_loss = pixel_loss
+        self.adversarial = adversarial
+        self.loss_weights = weights
+        self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
+        self.scheduler_g, self.scheduler_d = scheduler_g, scheduler_d
+        self.accumulate = accumulate_grad_batches
+        self.warmup_epochs = warmup_epochs
+        self.d_update_every = d_update_every
+        self.grad_clip = grad_clip
+
+    def configure_optimizers(self):
+        opt_g = self.optimizer_g(self.generator.parameters())
+        opt_d = self.optimizer_d(self.discriminator.parameters())
+        schedulers = [
+            factory(opt)
+            for factory, opt in ((self.scheduler_g, opt_g), (self.scheduler_d, opt_d))
+            if factory is not None
+        ]
+        return [opt_g, opt_d], schedulers
+
+    def _adversarial_on(self) -> bool:
+        return self.loss_weights["adv"] > 0 and self.current_epoch >= self.warmup_epochs
+
+    def _check_finite(self, name: str, value: torch.Tensor, batch: dict, batch_idx: int) -> None:
+        if torch.isfinite(value).all():
+            return
+        names = ", ".join(map(str, batch.get("name", [])[:4]))
+        raise FloatingPointError(
+            f"train/{name} is {value.item()} at epoch {self.current_epoch}, batch {batch_idx} "
+            f"(images: {names}). No weights were updated with it; the last good state is in "
+            "the run's checkpoints/. Try a lower learning rate (system.optimizer_g.lr, "
+            "system.optimizer_d.lr), system.grad_clip, or check these images."
+        )
+
+    def _step(self, optimizer, batch_idx: int) -> bool:
+        """Step and zero `optimizer` when an accumulation window closes."""
+        if (batch_idx + 1) % self.accumulate and not self.trainer.is_last_batch:
+            return False
+        if self.grad_clip is not None:
+            self.clip_gradients(
+                optimizer, gradient_clip_val=self.grad_clip, gradient_clip_algorithm="norm"
+            )
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return True
+
+    def training_step(self, batch: dict, batch_idx: int) -> None:
+        opt_g, opt_d = self.optimizers()
+        real = self.to_net(batch["gt"])
+        fake = self.generate(self.to_net(batch["lq"]))
+        size = real.shape[0]
+        adversarial_on = self._adversarial_on()
+
+        # D takes part in every k-th accumulation window, so it always completes its steps.
+        d_turn = (batch_idx // self.accumulate) % self.d_update_every == 0
+        if adversarial_on and d_turn:
+            with self.toggled_optimizer(opt_d):
+                real_pred = self.discriminator(real)
+                fake_pred = self.discriminator(fake.detach())
+                d_loss = self.adversarial.discriminator_loss(real_pred, fake_pred)
+                self._check_finite("d_loss", d_loss, batch, batch_idx)
+                self.manual_backward(d_loss / self.accumulate)
+                self._step(opt_d, batch_idx)
+            self.log("train/d_loss", d_loss.detach(), prog_bar=True, on_epoch=True, batch_size=size)
+            self.log("train/d_real", real_pred.detach().mean(), on_epoch=True, batch_size=size)
+            self.log("train/d_fake", fake_pred.detach().mean(), on_epoch=True, batch_size=size)
+
+        with self.toggled_optimizer(opt_g):
+            pixel = self.pixel_loss(fake, real)
+            g_loss = self.loss_weights["pixel"] * pixel
+            if adversarial_on:
+                real_pred = (
+                    self.discriminator(real).detach()
+                    if self.adversarial.needs_real_for_generator
+                    else None
+                )
+                adv = self.adversarial.generator_loss(self.discriminator(fake), real_pred)
+                g_loss = g_loss + self.loss_weights["adv"] * adv
+                self.log("train/adv", adv.detach(), on_epoch=True, batch_size=size)
+            self._check_finite("g_loss", g_loss, batch, batch_idx)
+            self.manual_backward(g_loss / self.accumulate)
+            self._step(opt_g, batch_idx)
+        self.log("train/g_loss", g_loss.detach(), prog_bar=True, on_epoch=True, batch_size=size)
+        self.log("train/pixel", pixel.detach(), on_epoch=True, batch_size=size)
+
+    def on_train_epoch_end(self) -> None:
+        schedulers = self.lr_schedulers()
+        if schedulers is None:
+            return
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+            scheduler.step()

@@ -1,0 +1,87 @@
+"""Shared fixtures: tiny image folders, composed configs, the real-data location."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, open_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+SHARED_DATA = Path(os.environ.get("LOWLIGHT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+# Overrides that shrink any experiment to seconds on a CPU.
+TINY = [
+    "data.augment.crop_size=32",
+    "data.eval_crop=32",
+    "data.train_samples=8",
+    "data.val_samples=4",
+    "data.test_samples=4",
+    "data.batch_size=4",
+    "data.eval_batch_size=4",
+    "trainer.accelerator=cpu",
+    "trainer.max_epochs=1",
+    "trainer.log_every_n_steps=1",
+    "trainer.enable_model_summary=false",
+    "~callbacks.progress_bar",
+    "~callbacks.model_summary",
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    if SHARED_DATA.is_dir():
+        return
+    skip = pytest.mark.skip(reason=f"real data not found at {SHARED_DATA}")
+    for item in items:
+        if "realdata" in item.keywords:
+            item.add_marker(skip)
+
+
+def compose_cfg(overrides: list[str], output_dir: Path | None = None) -> DictConfig:
+    """The real config tree, composed as `python -m lowlight.train OVERRIDES` would."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=overrides)
+    if output_dir is not None:
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(output_dir)
+    return cfg
+
+
+def random_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A smooth random colour image (float RGB in [0, 1])."""
+    small = rng.random((max(2, h // 8), max(2, w // 8), 3))
+    import cv2
+
+    return np.clip(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC), 0, 1).astype(
+        np.float32
+    )
+
+
+def make_pairs(root: Path, n: int = 10, size: tuple[int, int] = (48, 40), seed: int = 0) -> Path:
+    """root/low/NN.png and root/high/NN.png: high = a random image, low = 0.2 * high."""
+    from lowlight.data.io import write_image
+
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        hi = random_image(rng, *size)
+        write_image(root / "high" / f"{i:02d}.png", hi)
+        write_image(root / "low" / f"{i:02d}.png", hi * 0.2)
+    return root
+
+
+@pytest.fixture
+def pair_dir(tmp_path: Path) -> Path:
+    return make_pairs(tmp_path / "pairs")
+
+
+@pytest.fixture(autouse=True)
+def _quiet_wandb(monkeypatch, tmp_path):
+    # No test may reach W&B servers or read the developer's credentials.
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))

@@ -1,0 +1,195 @@
+"""The GAN LightningModule: what each optimizer step touches, options, bad config, NaN."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import lightning as L
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from lowlight.losses import AdversarialLoss
+from lowlight.models.discriminators import PatchGAN
+from lowlight.models.generators import UNet
+from lowlight.systems import EnhancementSystem, GANSystem
+
+
+class _Pairs(torch.utils.data.Dataset):
+    def __init__(self, n: int = 4, size: int = 16) -> None:
+        g = torch.Generator().manual_seed(0)
+        self.gt = torch.rand(n, 3, size, size, generator=g)
+
+    def __len__(self) -> int:
+        return len(self.gt)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"lq": self.gt[i] * 0.2, "gt": self.gt[i], "name": f"img{i}"}
+
+
+def _params(module: nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def _same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+class _Recorder(GANSystem):
+    """Snapshots both networks around every optimizer step."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.events: list[dict] = []
+
+    def _step(self, optimizer, batch_idx):
+        which = "g" if optimizer.optimizer is self.optimizers()[0].optimizer else "d"
+        before = {"g": _params(self.generator), "d": _params(self.discriminator)}
+        d_grads = [p.grad for p in self.discriminator.parameters()]
+        stepped = super()._step(optimizer, batch_idx)
+        after = {"g": _params(self.generator), "d": _params(self.discriminator)}
+        self.events.append(
+            {"opt": which, "stepped": stepped, "before": before, "after": after, "d_grads": d_grads}
+        )
+        return stepped
+
+
+def _system(cls=GANSystem, **kwargs) -> GANSystem:
+    torch.manual_seed(0)
+    args = {
+        "generator": UNet(channels=(4, 8)),
+        "discriminator": PatchGAN(base=4, num_layers=2),
+        "pixel_loss": nn.L1Loss(),
+        "adversarial": AdversarialLoss("bce"),
+        "optimizer_g": partial(torch.optim.Adam, lr=1e-2),
+        "optimizer_d": partial(torch.optim.Adam, lr=1e-2),
+    }
+    args.update(kwargs)
+    return cls(**args)
+
+
+def _fit(system: GANSystem, batches: int = 1, epochs: int = 1, batch_size: int = 2, **trainer_kw):
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=epochs,
+        limit_train_batches=batches,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **trainer_kw,
+    )
+    trainer.fit(system, DataLoader(_Pairs(), batch_size=batch_size))
+    return trainer
+
+
+def test_one_step_changes_both_networks_and_the_generator_step_spares_d():
+    system = _system(_Recorder)
+    g0, d0 = _params(system.generator), _params(system.discriminator)
+    _fit(system)
+    d_event, g_event = system.events
+    assert (d_event["opt"], g_event["opt"]) == ("d", "g")
+    # the discriminator step moves D only
+    assert not _same(d_event["before"]["d"], d_event["after"]["d"])
+    assert _same(d_event["before"]["g"], d_event["after"]["g"])
+    # the generator step moves G only, and its loss left no gradient in D
+    assert not _same(g_event["before"]["g"], g_event["after"]["g"])
+    assert _same(g_event["before"]["d"], g_event["after"]["d"])
+    assert all(g is None for g in g_event["d_grads"])
+    assert not _same(g0, _params(system.generator))
+    assert not _same(d0, _params(system.discriminator))
+
+
+def test_adv_weight_zero_never_touches_the_discriminator():
+    system = _system(_Recorder, loss_weights={"adv": 0.0})
+    d0 = _params(system.discriminator)
+    _fit(system, batches=2)
+    assert [e["opt"] for e in system.events] == ["g", "g"]
+    assert _same(d0, _params(system.discriminator))
+
+
+def test_warmup_epochs_train_the_generator_alone():
+    system = _system(_Recorder, warmup_epochs=1)
+    _fit(system, batches=1, epochs=2)
+    assert [e["opt"] for e in system.events] == ["g", "d", "g"]
+
+
+def test_gradient_accumulation_steps_every_n_batches():
+    system = _system(_Recorder, accumulate_grad_batches=2)
+    _fit(system, batches=2, batch_size=1)
+    stepped = [(e["opt"], e["stepped"]) for e in system.events]
+    assert stepped == [("d", False), ("g", False), ("d", True), ("g", True)]
+    first_g = system.events[1]
+    assert _same(first_g["before"]["g"], first_g["after"]["g"]), "no update mid-window"
+
+
+def test_discriminator_update_rate():
+    system = _system(_Recorder, d_update_every=2)
+    _fit(system, batches=4, batch_size=1)
+    assert [e["opt"] for e in system.events] == ["d", "g", "g", "d", "g", "g"]
+
+
+def test_gradient_clipping_bounds_the_update():
+    system = _system(_Recorder, grad_clip=1e-3, loss_weights={"adv": 0.0})
+    _fit(system)
+    event = system.events[0]
+    assert not _same(event["before"]["g"], event["after"]["g"])
+
+
+class _NaNGenerator(nn.Module):
+    size_multiple = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(1))
+
+    def forward(self, x):
+        return x * self.w * float("nan")
+
+
+def test_nan_loss_stops_with_a_clear_error_before_any_update():
+    system = _system(generator=_NaNGenerator(), loss_weights={"adv": 0.0})
+    with pytest.raises(FloatingPointError, match=r"train/g_loss is nan at epoch 0, batch 0.*img0"):
+        _fit(system)
+    assert system.generator.w.item() == 1.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"loss_weights": {"perceptual": 1.0}}, "system.loss_weights.perceptual"),
+        ({"loss_weights": {"adv": -1.0}}, "system.loss_weights.adv"),
+        ({"accumulate_grad_batches": 0}, "system.accumulate_grad_batches"),
+        ({"d_update_every": 0}, "system.d_update_every"),
+        ({"warmup_epochs": -1}, "system.warmup_epochs"),
+        ({"color_space": "hsv"}, "system.color_space"),
+        ({"adversarial": AdversarialLoss("bce", from_logits=False)}, "from_logits"),
+    ],
+)
+def test_bad_system_arguments_name_the_key(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        _system(**kwargs)
+
+
+def test_ycrcb_system_speaks_rgb_outside():
+    class Identity(nn.Module):
+        def forward(self, x):
+            return x
+
+    x = torch.rand(2, 3, 8, 8)
+    system = EnhancementSystem(Identity(), color_space="ycrcb")
+    seen = []
+    system.generator.register_forward_hook(lambda _m, i, _o: seen.append(i[0]))
+    torch.testing.assert_close(system(x), x, atol=1e-5, rtol=0)
+    assert not torch.allclose(seen[0], x), "the network saw YCrCb, not RGB"
+
+
+def test_evaluation_logs_metrics_and_the_input_baseline():
+    system = _system()
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
+    out = trainer.test(system, DataLoader(_Pairs(), batch_size=2))[0]
+    assert {"test/psnr", "test/ssim", "test/mae", "test/input_psnr"} <= set(out)
+    expected = -10 * torch.log10(((0.8 * _Pairs().gt) ** 2).mean(dim=(1, 2, 3))).mean()
+    assert out["test/input_psnr"] == pytest.approx(expected.item(), rel=1e-4)

@@ -1,0 +1,213 @@
+"""The real config tree: composing, instantiating, training, resuming, logging, sweeping."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from lightning.pytorch import Callback
+
+from conftest import CONF, ROOT, TINY, compose_cfg
+from lowlight.losses import AdversarialLoss
+from lowlight.models.discriminators import DCGAN5
+from lowlight.models.generators import SeedUNet
+from lowlight.systems import GANSystem
+from lowlight.train import train
+
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+SWEEPS = sorted(p.stem for p in (CONF / "sweep").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_every_experiment_composes_and_instantiates(name, tmp_path):
+    cfg = compose_cfg([f"+experiment={name}", *TINY], tmp_path)
+    assert cfg.task_name == name
+    system = instantiate(cfg.system)
+    instantiate(cfg.data)
+    instantiate(cfg.trainer)
+    assert isinstance(system, torch.nn.Module)
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_fast_dev_run_of_every_experiment(name, tmp_path):
+    cfg = compose_cfg([f"+experiment={name}", *TINY, "+trainer.fast_dev_run=true"], tmp_path)
+    results = train(cfg)
+    assert results["test"]["test/psnr"] > 0
+    assert (tmp_path / "results.json").is_file()
+
+
+def test_the_brief_recipe_is_what_lle_gan_seed_builds(tmp_path):
+    cfg = compose_cfg(["+experiment=lle_gan_seed"], tmp_path)
+    system = instantiate(cfg.system)
+    assert isinstance(system.generator, SeedUNet) and isinstance(system.discriminator, DCGAN5)
+    assert system.discriminator.sigmoid and system.adversarial.mode == "bce"
+    assert system.loss_weights == {"pixel": 1.0, "adv": 0.01}
+    opt_g, opt_d = system.configure_optimizers()[0]
+    assert opt_g.defaults["lr"] == opt_d.defaults["lr"] == 1e-4
+    assert cfg.data.batch_size == 8 and cfg.trainer.max_epochs == 100
+
+
+def test_groups_swap_from_the_command_line(tmp_path):
+    cfg = compose_cfg(
+        [
+            "adversarial=lsgan",
+            "pixel_loss=mse",
+            "system.loss_weights.adv=0",
+            "data.color_space=ycrcb",
+        ],
+        tmp_path,
+    )
+    system: GANSystem = instantiate(cfg.system)
+    assert isinstance(system.adversarial, AdversarialLoss) and system.adversarial.mode == "lsgan"
+    assert isinstance(system.pixel_loss, torch.nn.MSELoss)
+    assert system.loss_weights["adv"] == 0
+    assert system.color_space == "ycrcb"
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("data.split=[0.5,0.5,0.5]", "data.split"),
+        ("+system.loss_weights.color=1", "system.loss_weights.color"),
+        ("data.color_space=lab", "data.color_space"),
+        ("system.generator.norm=group", "generator.norm"),
+    ],
+)
+def test_wrong_config_values_name_the_key(override, key, tmp_path):
+    cfg = compose_cfg([override], tmp_path)
+    with pytest.raises(InstantiationException, match=key.replace(".", r"\.")):
+        instantiate(cfg.data)
+        instantiate(cfg.system)
+
+
+def test_a_run_writes_everything_into_its_folder(tmp_path):
+    cfg = compose_cfg(["+experiment=lle_gan", *TINY, "logger=[csv,tensorboard]"], tmp_path)
+    results = train(cfg)
+    assert (tmp_path / "config.yaml").is_file()
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    best = Path(results["best_checkpoint"])
+    assert best.parent == tmp_path / "checkpoints" and best.name.startswith("epoch000-psnr")
+    assert "val/psnr" in (tmp_path / "metrics.csv").read_text().splitlines()[0]
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    assert (tmp_path / "images" / "val_epoch000.png").is_file()
+    assert (tmp_path / "images" / "test.png").is_file()
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert set(saved["test"]) >= {"test/psnr", "test/ssim", "test/mae", "psnr_gain_over_input"}
+    # the checkpoint holds plain data: it loads with weights_only=True
+    ckpt = torch.load(best, weights_only=True)
+    assert {"state_dict", "optimizer_states"} <= set(ckpt)
+
+
+def test_an_existing_run_folder_is_never_overwritten(tmp_path):
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"previous run")
+    with pytest.raises(FileExistsError, match="ckpt_path="):
+        train(compose_cfg(["+experiment=lle_gan", *TINY], tmp_path))
+    assert (tmp_path / "checkpoints" / "last.ckpt").read_bytes() == b"previous run"
+
+
+class _Capture(Callback):
+    def on_train_start(self, trainer, pl_module):
+        self.weights = {k: v.clone() for k, v in pl_module.state_dict().items()}
+        self.adam_steps = [
+            next(iter(opt.state.values()))["step"].item() for opt in trainer.optimizers
+        ]
+        self.epoch = trainer.current_epoch
+
+
+def test_resume_continues_both_networks_and_optimizers(tmp_path):
+    first = compose_cfg(["+experiment=lle_gan", *TINY], tmp_path / "a")
+    train(first)
+    last = tmp_path / "a" / "checkpoints" / "last.ckpt"
+    saved = torch.load(last, weights_only=True)
+    second = compose_cfg(
+        ["+experiment=lle_gan", *TINY, f"ckpt_path={last}", "trainer.max_epochs=2"], tmp_path / "b"
+    )
+    capture = _Capture()
+    results = train(second, callbacks=[capture])
+    assert capture.epoch == 1 and results["epochs"] == 2
+    for key in ("generator.head.weight", "discriminator.net.0.weight"):
+        torch.testing.assert_close(capture.weights[key], saved["state_dict"][key])
+    batches = 8 // 4  # train_samples / batch_size
+    assert capture.adam_steps == [batches, batches], "both optimizers resumed mid-schedule"
+
+
+def test_wandb_logs_offline_into_the_run_folder(tmp_path):
+    import wandb
+
+    cfg = compose_cfg(["+experiment=lle_gan", *TINY, "logger=wandb"], tmp_path)
+    try:
+        train(cfg)
+    finally:
+        wandb.finish()
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert runs, "an offline W&B run folder"
+    assert list(runs[0].glob("run-*.wandb")), "with its run data"
+
+
+def test_wandb_goes_online_only_with_credentials(tmp_path, monkeypatch):
+    from lowlight.loggers import wandb_logged_in
+
+    assert not wandb_logged_in()
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine api.wandb.ai\n  login user\n  password abc\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert wandb_logged_in()
+
+
+@pytest.mark.parametrize("name", SWEEPS)
+def test_sweep_files_compose(name):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=[f"+sweep={name}"], return_hydra_config=True)
+    assert cfg.hydra.sweeper.params, f"sweep {name} defines hydra.sweeper.params"
+
+
+def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HYDRA_FULL_ERROR": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "lowlight.train", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_cli_run_and_multirun(tmp_path):
+    tiny = [a for a in TINY if not a.startswith("~")] + ["callbacks.progress_bar=null"]
+    run = _cli(["+experiment=lle_gan", *tiny, "paths.log_dir=logs"], tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    (folder,) = (tmp_path / "logs" / "lle_gan").iterdir()
+    assert {"config.yaml", "results.json", "checkpoints", "images", "metrics.csv"} <= {
+        p.name for p in folder.iterdir()
+    }
+
+    sweep = _cli(
+        [
+            "-m",
+            "+experiment=lle_gan",
+            *tiny,
+            "paths.log_dir=logs",
+            "system.loss_weights.adv=0,0.01",
+        ],
+        tmp_path,
+    )
+    assert sweep.returncode == 0, sweep.stderr[-3000:]
+    (multirun,) = (tmp_path / "logs" / "lle_gan" / "multirun").iterdir()
+    assert (multirun / "multirun.yaml").is_file()
+    weights = []
+    for job in ("0", "1"):
+        assert (multirun / job / "results.json").is_file()
+        overrides = (multirun / job / ".hydra" / "overrides.yaml").read_text()
+        weights.append("system.loss_weights.adv=0.01" in overrides)
+    assert weights == [False, True]
