@@ -131,11 +131,26 @@ def test_discriminator_update_rate():
     assert [e["opt"] for e in system.events] == ["d", "g", "g", "d", "g", "g"]
 
 
-def test_gradient_clipping_bounds_the_update():
-    system = _system(_Recorder, grad_clip=1e-3, loss_weights={"adv": 0.0})
+class _ClipRecorder(GANSystem):
+    def clip_gradients(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
+        def norm():
+            grads = [
+                p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None
+            ]
+            return torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item()
+
+        before = norm()
+        super().clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+        self.norms = getattr(self, "norms", []) + [(before, norm())]
+
+
+def test_gradient_clipping_bounds_the_gradient_norm():
+    system = _system(_ClipRecorder, grad_clip=1e-3)
     _fit(system)
-    event = system.events[0]
-    assert not _same(event["before"]["g"], event["after"]["g"])
+    assert len(system.norms) == 2, "both networks are clipped"
+    for before, after in system.norms:
+        assert before > 1e-3
+        assert after == pytest.approx(1e-3, rel=1e-3)
 
 
 class _NaNGenerator(nn.Module):
