@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 
 import cv2
 import numpy as np
@@ -240,16 +239,16 @@ def test_bad_degradation_values_name_the_key():
         LowLightDegradation(bits=12)
 
 
+def _synthetic(crop: int, **kwargs) -> SyntheticLowLightDataModule:
+    """Synthetic pairs with `crop`-sized training and evaluation crops."""
+    return SyntheticLowLightDataModule(
+        LowLightDegradation(), PairAugment(crop_size=crop), eval_crop=crop, **kwargs
+    )
+
+
 def test_synthetic_data_from_bundled_photos_holds_out_test_photos():
-    dm = SyntheticLowLightDataModule(
-        LowLightDegradation(),
-        PairAugment(crop_size=24),
-        eval_crop=24,
-        train_samples=6,
-        val_samples=3,
-        test_samples=3,
-        batch_size=3,
-        eval_batch_size=3,
+    dm = _synthetic(
+        24, train_samples=6, val_samples=3, test_samples=3, batch_size=3, eval_batch_size=3
     )
     dm.setup()
     train, val, test = (set(dm.photos[k]) for k in ("train", "val", "test"))
@@ -257,9 +256,7 @@ def test_synthetic_data_from_bundled_photos_holds_out_test_photos():
     batch = next(iter(dm.train_dataloader()))
     assert batch["lq"].shape == (3, 3, 24, 24)
     assert (batch["lq"].mean(dim=(1, 2, 3)) < batch["gt"].mean(dim=(1, 2, 3))).all()
-    other = SyntheticLowLightDataModule(
-        LowLightDegradation(), PairAugment(crop_size=24), eval_crop=24, test_samples=3
-    )
+    other = _synthetic(24, test_samples=3)
     other.setup()
     for i in range(3):
         torch.testing.assert_close(dm.test_set[i]["lq"], other.test_set[i]["lq"])
@@ -270,38 +267,19 @@ def test_synthetic_data_from_a_folder(tmp_path):
     for i in range(5):
         write_image(tmp_path / "photos" / f"p{i}.jpg", random_image(rng, 40, 50))
     write_image(tmp_path / "photos" / "tiny.png", random_image(rng, 10, 10))
-    kwargs = {"eval_crop": 32, "train_samples": 4, "batch_size": 2}
-    dm = SyntheticLowLightDataModule(
-        LowLightDegradation(),
-        PairAugment(crop_size=32),
-        source_dir=str(tmp_path / "photos"),
-        **kwargs,
-    )
+    kwargs = {"source_dir": str(tmp_path / "photos"), "train_samples": 4, "batch_size": 2}
     with pytest.raises(ImageReadError, match=r"tiny\.png.*skip_invalid"):
-        dm.setup()
-    dm = SyntheticLowLightDataModule(
-        LowLightDegradation(),
-        PairAugment(crop_size=32),
-        source_dir=str(tmp_path / "photos"),
-        skip_invalid=True,
-        **kwargs,
-    )
+        _synthetic(32, **kwargs).setup()
+    dm = _synthetic(32, skip_invalid=True, **kwargs)
     dm.setup()
     assert sum(len(v) for v in dm.photos.values()) == 5
     assert next(iter(dm.train_dataloader()))["gt"].shape == (2, 3, 32, 32)
-    shutil.rmtree(tmp_path / "photos")
 
 
 def test_training_pairs_repeat_with_the_seed_and_vary_by_epoch():
     def first_batches(seed):
         torch.manual_seed(seed)
-        dm = SyntheticLowLightDataModule(
-            LowLightDegradation(),
-            PairAugment(crop_size=16),
-            eval_crop=16,
-            train_samples=4,
-            batch_size=4,
-        )
+        dm = _synthetic(16, train_samples=4, batch_size=4)
         dm.setup()
         loader = dm.train_dataloader()
         return [next(iter(loader))["lq"] for _ in range(2)]

@@ -80,21 +80,16 @@ def test_corrupt_files_raise_naming_the_file(tmp_path, content):
         image_size(path)
 
 
-def test_truncated_png_is_an_error(tmp_path):
-    path = write_image(tmp_path / "cut.png", np.random.default_rng(0).random((64, 64, 3)))
+@pytest.mark.parametrize("name", ["cut.png", "cut.jpg"])
+def test_truncated_file_is_an_error_not_grey_pixels(tmp_path, name):
+    # (OpenCV alone would decode a truncated JPEG into grey rows without complaint.)
+    path = write_image(tmp_path / name, np.random.default_rng(0).random((64, 64, 3)))
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ImageReadError, match="cut.png"):
+    with pytest.raises(ImageReadError, match=name):
         read_image(path)
-
-
-def test_truncated_jpeg_is_an_error_not_grey_pixels(tmp_path):
-    path = write_image(tmp_path / "cut.jpg", np.random.default_rng(0).random((64, 64, 3)))
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-    assert image_size(path) == (64, 64)  # the header alone is fine
-    with pytest.raises(ImageReadError, match="cut.jpg"):
-        read_image(path)
+    if name.endswith(".jpg"):
+        assert image_size(path) == (64, 64)  # the header alone is fine
 
 
 def test_missing_file(tmp_path):

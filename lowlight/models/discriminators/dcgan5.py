@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
+from lowlight.models.layers import Scorer
 
-class DCGAN5(nn.Module):
+
+class DCGAN5(Scorer):
     """DCGAN discriminator (Radford et al., ICLR 2016) on a fixed 64x64 view.
 
     The input is average-pooled to `pool_size` (64), then five 4x4 convolutions: four of
@@ -18,11 +19,9 @@ class DCGAN5(nn.Module):
     def __init__(
         self, in_channels: int = 3, base: int = 64, pool_size: int = 64, sigmoid: bool = False
     ) -> None:
-        super().__init__()
         if pool_size != 64:
             # Four stride-2 4x4 convolutions then a 4x4 valid one map exactly 64 -> 1.
             raise ValueError(f"discriminator.pool_size must be 64 for dcgan5, got {pool_size}")
-        self.sigmoid = sigmoid
         widths = [base, base * 2, base * 4, base * 8]
         layers: list[nn.Module] = [nn.AdaptiveAvgPool2d(pool_size)]
         cin = in_channels
@@ -33,8 +32,4 @@ class DCGAN5(nn.Module):
             layers.append(nn.LeakyReLU(0.2, inplace=True))
             cin = w
         layers.append(nn.Conv2d(cin, 1, 4, stride=1, padding=0))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.net(x)
-        return torch.sigmoid(out) if self.sigmoid else out
+        super().__init__(layers, sigmoid)

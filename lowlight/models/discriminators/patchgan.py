@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from lowlight.models.layers import norm_layer
+from lowlight.models.layers import Scorer, norm_layer
 
 
-class PatchGAN(nn.Module):
+class PatchGAN(Scorer):
     """Markovian patch discriminator from pix2pix (Isola et al., CVPR 2017).
 
     `num_layers` stride-2 4x4 convolutions (widths base * 2^i, capped at base * 8), one
@@ -24,10 +23,8 @@ class PatchGAN(nn.Module):
         norm: str = "batch",
         sigmoid: bool = False,
     ) -> None:
-        super().__init__()
         if num_layers < 1:
             raise ValueError(f"discriminator.num_layers must be >= 1, got {num_layers}")
-        self.sigmoid = sigmoid
         layers: list[nn.Module] = [
             nn.Conv2d(in_channels, base, 4, stride=2, padding=1),
             nn.LeakyReLU(0.2, inplace=True),
@@ -43,8 +40,4 @@ class PatchGAN(nn.Module):
             ]
             cin = cout
         layers.append(nn.Conv2d(cin, 1, 4, stride=1, padding=1))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.net(x)
-        return torch.sigmoid(out) if self.sigmoid else out
+        super().__init__(layers, sigmoid)
