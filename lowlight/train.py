@@ -61,6 +61,8 @@ def train(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
     `callbacks` are added to those the config asks for (for use from Python).
     """
     out_dir = Path(cfg.paths.output_dir)
+    if cfg.get("ckpt_path") and not Path(cfg.ckpt_path).is_file():
+        raise FileNotFoundError(f"ckpt_path={cfg.ckpt_path}: no such checkpoint file")
     old = sorted((out_dir / "checkpoints").glob("*.ckpt"))
     if old and not cfg.get("ckpt_path"):
         # Never overwrite a finished run; and Lightning would silently resume from these.

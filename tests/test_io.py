@@ -92,6 +92,16 @@ def test_truncated_file_is_an_error_not_grey_pixels(tmp_path, name):
         assert image_size(path) == (64, 64)  # the header alone is fine
 
 
+def test_float_tiff_is_clipped_and_nan_refused(tmp_path):
+    img = np.full((3, 3, 3), 1.5, np.float32)
+    cv2.imwrite(str(tmp_path / "hdr.tif"), img)
+    assert read_image(tmp_path / "hdr.tif").max() == 1.0
+    img[1, 1, 1] = np.nan
+    cv2.imwrite(str(tmp_path / "nan.tif"), img)
+    with pytest.raises(ImageReadError, match=r"nan\.tif.*NaN"):
+        read_image(tmp_path / "nan.tif")
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(ImageReadError, match="nothere.png"):
         read_image(tmp_path / "nothere.png")

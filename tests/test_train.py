@@ -112,6 +112,8 @@ def test_an_existing_run_folder_is_never_overwritten(tmp_path):
     with pytest.raises(FileExistsError, match="ckpt_path="):
         train(compose_cfg(["+experiment=lle_gan", *TINY], tmp_path))
     assert (tmp_path / "checkpoints" / "last.ckpt").read_bytes() == b"previous run"
+    with pytest.raises(FileNotFoundError, match="ckpt_path=.*nope.ckpt"):
+        train(compose_cfg(["+experiment=lle_gan", *TINY, "ckpt_path=nope.ckpt"], tmp_path / "x"))
 
 
 class _Capture(Callback):

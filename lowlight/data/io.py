@@ -104,6 +104,8 @@ def read_image(path: str | Path, exif: bool = True) -> np.ndarray:
     elif img.dtype == np.uint16:
         img = img.astype(np.float32) / 65535.0
     elif img.dtype in (np.float32, np.float64):
+        if not np.isfinite(img).all():
+            raise ImageReadError(f"image file {path} holds NaN or infinite pixel values")
         img = np.clip(img.astype(np.float32), 0.0, 1.0)
     else:
         raise ImageReadError(f"unsupported pixel type {img.dtype} in image file {path}")
