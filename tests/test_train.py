@@ -15,7 +15,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch import Callback
 
-from conftest import CONF, ROOT, TINY, compose_cfg
+from conftest import CONF, ROOT, TINY, compose_cfg, make_pairs
 from lowlight.losses import AdversarialLoss
 from lowlight.models.discriminators import DCGAN5
 from lowlight.models.generators import SeedUNet
@@ -23,6 +23,7 @@ from lowlight.systems import GANSystem
 from lowlight.train import train
 
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+DATA = sorted(p.stem for p in (CONF / "data").glob("*.yaml"))
 SWEEPS = sorted(p.stem for p in (CONF / "sweep").glob("*.yaml"))
 
 
@@ -34,6 +35,20 @@ def test_every_experiment_composes_and_instantiates(name, tmp_path):
     instantiate(cfg.data)
     instantiate(cfg.trainer)
     assert isinstance(system, torch.nn.Module)
+
+
+@pytest.mark.parametrize("data", DATA)
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_every_experiment_works_with_every_data_config(name, data, tmp_path):
+    make_pairs(tmp_path / "LOL" / "our485", n=4, size=(128, 136))  # the paired crop is 128
+    make_pairs(tmp_path / "LOL" / "eval15", n=2, size=(128, 136))
+    root = [f"data.root={tmp_path / 'LOL'}"] if data != "synthetic_lowlight" else []
+    if data == "paired":
+        root = [f"data.train_dir={tmp_path / 'LOL' / 'our485'}"]
+    cfg = compose_cfg([f"+experiment={name}", f"data={data}", *root], tmp_path / "run")
+    datamodule = instantiate(cfg.data)
+    datamodule.setup()
+    assert len(datamodule.train_set) > 0
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
