@@ -107,10 +107,13 @@ def train(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
         tested = trainer.test(system, datamodule=datamodule, ckpt_path=best_path)
         results["test_seconds"] = round(time.perf_counter() - started, 1)
         results["test"] = {k: _number(v) for k, v in (tested[0] if tested else {}).items()}
-        if "test/psnr" in results["test"] and "test/input_psnr" in results["test"]:
-            results["test"]["psnr_gain_over_input"] = round(
-                results["test"]["test/psnr"] - results["test"]["test/input_psnr"], 3
+        for name in ("psnr", "psnr_y"):
+            ours, base = (
+                results["test"].get(f"test/{name}"),
+                results["test"].get(f"test/input_{name}"),
             )
+            if ours is not None and base is not None:
+                results["test"][f"{name}_gain_over_input"] = round(ours - base, 3)
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     log.info("results: %s", json.dumps(results["test"] or results["val"]))
     log.info("run folder: %s", out_dir)

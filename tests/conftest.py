@@ -14,15 +14,20 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 SHARED_DATA = Path(os.environ.get("LOWLIGHT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
-# Overrides that shrink any experiment to seconds on a CPU.
-TINY = [
-    "data.augment.crop_size=32",
-    "data.eval_crop=32",
-    "data.train_samples=8",
-    "data.val_samples=4",
-    "data.test_samples=4",
-    "data.batch_size=4",
-    "data.eval_batch_size=4",
+# Overrides that shrink an experiment to seconds on a CPU: per data config, then common.
+TINY_DATA = {
+    "synthetic_lowlight": [
+        "data.augment.crop_size=32",
+        "data.eval_crop=32",
+        "data.train_samples=8",
+        "data.val_samples=4",
+        "data.test_samples=4",
+        "data.batch_size=4",
+        "data.eval_batch_size=4",
+    ],
+    "sr": ["data.crop_size=32", "data.train_samples=8", "data.batch_size=4"],
+}
+TINY_COMMON = [
     "trainer.accelerator=cpu",
     "trainer.max_epochs=1",
     "trainer.log_every_n_steps=1",
@@ -30,6 +35,20 @@ TINY = [
     "~callbacks.progress_bar",
     "~callbacks.model_summary",
 ]
+TINY = TINY_DATA["synthetic_lowlight"] + TINY_COMMON
+
+
+def data_choice(overrides: list[str]) -> str:
+    """Which data config these overrides select (experiments pick their own)."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    return cfg.hydra.runtime.choices["data"]
+
+
+def tiny(experiment: str) -> list[str]:
+    """`+experiment=NAME` and the overrides that make it tiny."""
+    first = [f"+experiment={experiment}"]
+    return first + TINY_DATA[data_choice(first)] + TINY_COMMON
 
 
 def pytest_collection_modifyitems(config, items):
@@ -85,3 +104,44 @@ def _quiet_wandb(monkeypatch, tmp_path):
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+
+
+@pytest.fixture
+def tiny_vgg(tmp_path: Path) -> Path:
+    """A VGG19 weights file holding only conv1_1/conv1_2 (random): enough for a conv1_2 loss."""
+    import torch
+    from torchvision.models import vgg19
+
+    path = tmp_path / "vgg19-tiny.pth"
+    state = vgg19(weights=None).features[:3].state_dict()
+    torch.save({f"features.{k}": v for k, v in state.items()}, path)
+    return path
+
+
+def perceptual_overrides(vgg: Path) -> list[str]:
+    return [
+        f"system.perceptual_loss.weights_path={vgg}",
+        "~system.perceptual_loss.layers",
+        "+system.perceptual_loss.layers.conv1_2=1.0",
+    ]
+
+
+@pytest.fixture
+def psnr_checkpoint(tmp_path: Path) -> Path:
+    """A checkpoint of an (untrained) esrgan_psnr system: stage one of ESRGAN."""
+    import torch
+    from hydra.utils import instantiate
+
+    system = instantiate(compose_cfg(["+experiment=esrgan_psnr"]).system)
+    path = tmp_path / "esrgan_psnr.ckpt"
+    torch.save({"state_dict": system.state_dict()}, path)
+    return path
+
+
+@pytest.fixture
+def extras(psnr_checkpoint: Path, tiny_vgg: Path):
+    """Overrides an experiment needs beyond its own config (files made by the tests)."""
+    needs = {
+        "esrgan": [f"system.init_checkpoint={psnr_checkpoint}", *perceptual_overrides(tiny_vgg)]
+    }
+    return lambda name: needs.get(name, [])

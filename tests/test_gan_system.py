@@ -174,7 +174,8 @@ def test_nan_loss_stops_with_a_clear_error_before_any_update():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"loss_weights": {"perceptual": 1.0}}, "system.loss_weights.perceptual"),
+        ({"loss_weights": {"color": 1.0}}, "system.loss_weights.color"),
+        ({"loss_weights": {"perceptual": 1.0}}, "system.perceptual_loss"),
         ({"loss_weights": {"adv": -1.0}}, "system.loss_weights.adv"),
         ({"accumulate_grad_batches": 0}, "system.accumulate_grad_batches"),
         ({"d_update_every": 0}, "system.d_update_every"),

@@ -8,9 +8,9 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch import nn
 
-from conftest import CONF
-from lowlight.models.discriminators import DCGAN5, PatchGAN
-from lowlight.models.generators import SeedUNet, UNet
+from conftest import CONF, compose_cfg
+from lowlight.models.discriminators import DCGAN5, PatchGAN, VGGDiscriminator
+from lowlight.models.generators import SRCNN, RRDBNet, SeedUNet, UNet
 from lowlight.systems.base import EnhancementSystem
 
 GENERATORS = sorted((CONF / "generator").glob("*.yaml"))
@@ -27,14 +27,21 @@ def _grads_ok(module: nn.Module) -> None:
         assert torch.isfinite(p.grad).all(), f"non-finite gradient in {name}"
 
 
+@pytest.mark.parametrize("scale", [2, 3, 4])
 @pytest.mark.parametrize("path", GENERATORS, ids=lambda p: p.stem)
-def test_generator_config_forward_backward(path):
+def test_generator_config_forward_backward(path, scale):
+    """Every generator config, composed as training does (SR ones take data.scale)."""
     torch.manual_seed(0)
-    net = _build(path)
+    cfg = compose_cfg([f"generator={path.stem}", "data=sr", f"data.scale={scale}"])
+    if path.stem == "rrdbnet_paper":  # 23 blocks are slow on a CPU; its size has its own test
+        cfg.system.generator.num_block = 1
+    net = instantiate(cfg.system.generator)
+    factor = getattr(net, "scale", 1)
+    assert factor in (1, scale)
     system = EnhancementSystem(net)  # pads odd sizes for the network
-    x = torch.rand(2, 3, 37, 45)
+    x = torch.rand(2, 3, 13, 15)
     y = system(x)
-    assert y.shape == x.shape
+    assert y.shape == (2, 3, 13 * factor, 15 * factor)
     assert torch.isfinite(y).all()
     y.mean().backward()
     _grads_ok(net)
@@ -45,7 +52,7 @@ def test_discriminator_config_forward_backward(path):
     torch.manual_seed(0)
     net = _build(path)
     out = net(torch.rand(2, 3, 48, 40))
-    assert out.shape[:2] == (2, 1) and out.dim() == 4
+    assert out.shape[:2] == (2, 1)
     assert torch.isfinite(out).all()
     out.mean().backward()
     _grads_ok(net)
@@ -107,6 +114,40 @@ def test_patchgan_scores_patches():
     assert out.shape == (2, 1, 6, 6)
 
 
+def test_rrdbnet_paper_size():
+    assert sum(p.numel() for p in RRDBNet().parameters()) == 16_697_987  # ESRGAN's 16.7 M
+
+
+@pytest.mark.parametrize("upsampler", ["nearest", "pixelshuffle"])
+def test_rrdbnet_upsamplers(upsampler):
+    net = RRDBNet(scale=4, num_feat=8, num_block=1, num_grow_ch=4, upsampler=upsampler)
+    assert net(torch.rand(1, 3, 6, 7)).shape == (1, 3, 24, 28)
+    shuffles = [m for m in net.up_convs if m.out_channels == 8 * 4]
+    assert len(shuffles) == (2 if upsampler == "pixelshuffle" else 0)
+
+
+def test_rrdb_has_no_batch_norm_and_scaled_residuals():
+    net = RRDBNet(num_feat=8, num_block=2, num_grow_ch=4)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in net.modules())
+    block = net.body[0]
+    with torch.no_grad():
+        for p in block.parameters():
+            p.zero_()
+    x = torch.rand(1, 8, 5, 5)
+    # zeroed branches: each dense block is the identity, so the RRDB gives x + 0.2 * x
+    torch.testing.assert_close(block(x), 1.2 * x)
+
+
+def test_srcnn_keeps_the_size():
+    assert SRCNN()(torch.rand(1, 3, 17, 19)).shape == (1, 3, 17, 19)
+
+
+def test_vgg_discriminator_takes_any_hr_size():
+    d = VGGDiscriminator(num_feat=8)
+    assert d(torch.rand(2, 3, 128, 128)).shape == (2, 1)
+    assert d(torch.rand(2, 3, 64, 80)).shape == (2, 1)
+
+
 @pytest.mark.parametrize(
     ("build", "key"),
     [
@@ -116,6 +157,10 @@ def test_patchgan_scores_patches():
         (lambda: SeedUNet(widths=(8, 8)), "generator.widths"),
         (lambda: PatchGAN(norm="layer"), "discriminator.norm"),
         (lambda: DCGAN5(pool_size=32), "discriminator.pool_size"),
+        (lambda: RRDBNet(scale=5), "generator.scale"),
+        (lambda: RRDBNet(upsampler="deconv"), "generator.upsampler"),
+        (lambda: SRCNN(kernels=(9, 4, 5)), "generator.kernels"),
+        (lambda: VGGDiscriminator(num_stages=0), "discriminator.num_stages"),
     ],
 )
 def test_bad_model_arguments_name_the_key(build, key):

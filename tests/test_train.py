@@ -15,7 +15,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch import Callback
 
-from conftest import CONF, ROOT, TINY, compose_cfg, make_pairs
+from conftest import CONF, ROOT, TINY, compose_cfg, data_choice, make_pairs, tiny
 from lowlight.losses import AdversarialLoss
 from lowlight.models.discriminators import DCGAN5
 from lowlight.models.generators import SeedUNet
@@ -23,13 +23,16 @@ from lowlight.systems import GANSystem
 from lowlight.train import train
 
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
-DATA = sorted(p.stem for p in (CONF / "data").glob("*.yaml"))
+LLE_DATA = ["lol", "paired", "synthetic_lowlight"]
+LLE_EXPERIMENTS = [
+    e for e in EXPERIMENTS if data_choice([f"+experiment={e}"]) == "synthetic_lowlight"
+]
 SWEEPS = sorted(p.stem for p in (CONF / "sweep").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_every_experiment_composes_and_instantiates(name, tmp_path):
-    cfg = compose_cfg([f"+experiment={name}", *TINY], tmp_path)
+def test_every_experiment_composes_and_instantiates(name, tmp_path, extras):
+    cfg = compose_cfg([*tiny(name), *extras(name)], tmp_path)
     assert cfg.task_name == name
     system = instantiate(cfg.system)
     instantiate(cfg.data)
@@ -37,8 +40,8 @@ def test_every_experiment_composes_and_instantiates(name, tmp_path):
     assert isinstance(system, torch.nn.Module)
 
 
-@pytest.mark.parametrize("data", DATA)
-@pytest.mark.parametrize("name", EXPERIMENTS)
+@pytest.mark.parametrize("data", LLE_DATA)
+@pytest.mark.parametrize("name", LLE_EXPERIMENTS)
 def test_every_experiment_works_with_every_data_config(name, data, tmp_path):
     make_pairs(tmp_path / "LOL" / "our485", n=4, size=(128, 136))  # the paired crop is 128
     make_pairs(tmp_path / "LOL" / "eval15", n=2, size=(128, 136))
@@ -52,10 +55,12 @@ def test_every_experiment_works_with_every_data_config(name, data, tmp_path):
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_fast_dev_run_of_every_experiment(name, tmp_path):
-    cfg = compose_cfg([f"+experiment={name}", *TINY, "+trainer.fast_dev_run=true"], tmp_path)
+def test_fast_dev_run_of_every_experiment(name, tmp_path, extras):
+    cfg = compose_cfg([*tiny(name), *extras(name), "+trainer.fast_dev_run=true"], tmp_path)
     results = train(cfg)
     assert results["test"]["test/psnr"] > 0
+    if data_choice([f"+experiment={name}"]) == "sr":
+        assert "test/psnr_y" in results["test"] and "test/input_psnr_y" in results["test"]
     assert (tmp_path / "results.json").is_file()
 
 
@@ -64,7 +69,7 @@ def test_the_brief_recipe_is_what_lle_gan_seed_builds(tmp_path):
     system = instantiate(cfg.system)
     assert isinstance(system.generator, SeedUNet) and isinstance(system.discriminator, DCGAN5)
     assert system.discriminator.sigmoid and system.adversarial.mode == "bce"
-    assert system.loss_weights == {"pixel": 1.0, "adv": 0.01}
+    assert system.loss_weights == {"pixel": 1.0, "adv": 0.01, "perceptual": 0.0}
     opt_g, opt_d = system.configure_optimizers()[0]
     assert opt_g.defaults["lr"] == opt_d.defaults["lr"] == 1e-4
     assert cfg.data.batch_size == 8 and cfg.trainer.max_epochs == 100

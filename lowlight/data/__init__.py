@@ -5,6 +5,7 @@ from lowlight.data.datasets import PairedImageDataset, SyntheticPairDataset
 from lowlight.data.degrade import LowLightDegradation
 from lowlight.data.io import ImageReadError, read_image, write_image
 from lowlight.data.paired import PairedImageDataModule
+from lowlight.data.sr import SRDataModule, SRDataset, SRDegradation
 from lowlight.data.synthetic import SyntheticLowLightDataModule
 from lowlight.data.transforms import PairAugment
 
@@ -15,6 +16,9 @@ __all__ = [
     "PairAugment",
     "PairedImageDataModule",
     "PairedImageDataset",
+    "SRDataModule",
+    "SRDataset",
+    "SRDegradation",
     "SyntheticLowLightDataModule",
     "SyntheticPairDataset",
     "read_image",

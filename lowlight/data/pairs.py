@@ -56,25 +56,34 @@ def find_pairs(lq_dir: str | Path, gt_dir: str | Path, skip_unpaired: bool = Fal
 
 
 def check_pairs(
-    pairs: Sequence[Pair], min_side: int | None = None, skip_invalid: bool = False
-) -> list[Pair]:
-    """Read every header: unreadable files, size mismatches within a pair, and images smaller
-    than `min_side` are errors naming the file (or, with `skip_invalid`, dropped with a warning).
+    pairs: Sequence[tuple[Path | None, Path]],
+    min_side: int | None = None,
+    skip_invalid: bool = False,
+    scale: int = 1,
+) -> list:
+    """Read every header and check each (input, target) pair.
+
+    Unreadable files, an input whose size is not the target's divided by `scale` (the target
+    may exceed it by less than `scale`: it is cropped to a multiple, as SR benchmarks do), and
+    targets smaller than `min_side` are errors naming the file, or with `skip_invalid` are
+    dropped with a warning. An input of None (made on the fly from the target) is allowed.
     """
-    good: list[Pair] = []
+    good = []
     for lq_path, gt_path in pairs:
         try:
-            lq_hw = image_size(lq_path)
-            gt_hw = image_size(gt_path) if gt_path != lq_path else lq_hw
-            if lq_hw != gt_hw:
+            gt_hw = image_size(gt_path)
+            if lq_path is not None and lq_path != gt_path:
+                lq_hw = image_size(lq_path)
+                if (gt_hw[0] // scale, gt_hw[1] // scale) != lq_hw:
+                    what = "sizes differ" if scale == 1 else f"sizes do not match scale {scale}"
+                    raise ImageReadError(
+                        f"pair {what}: {lq_path} is {lq_hw[0]}x{lq_hw[1]}, "
+                        f"{gt_path} is {gt_hw[0]}x{gt_hw[1]}"
+                    )
+            if min_side is not None and min(gt_hw) < min_side:
                 raise ImageReadError(
-                    f"pair sizes differ: {lq_path} is {lq_hw[0]}x{lq_hw[1]}, "
-                    f"{gt_path} is {gt_hw[0]}x{gt_hw[1]}"
-                )
-            if min_side is not None and min(lq_hw) < min_side:
-                raise ImageReadError(
-                    f"{lq_path} is {lq_hw[0]}x{lq_hw[1]}, smaller than the crop size {min_side} "
-                    "(lower data.augment.crop_size or set data.augment.pad_if_smaller=true)"
+                    f"{gt_path} is {gt_hw[0]}x{gt_hw[1]}, smaller than the crop size {min_side} "
+                    "(lower the crop size or set pad_if_smaller / skip_invalid)"
                 )
         except ImageReadError as e:
             if not skip_invalid:

@@ -28,7 +28,7 @@ BUNDLED_PHOTOS = (
 )
 
 # Caching decoded photos pays for a handful of them, not for a folder of thousands.
-_CACHE_LIMIT = 100
+CACHE_LIMIT = 100
 
 
 def bundled_photos() -> list[Path]:
@@ -137,7 +137,7 @@ class SyntheticLowLightDataModule(ImageDataModule):
             len(val),
             len(test),
         )
-        cache = len(photos) <= _CACHE_LIMIT
+        cache = len(photos) <= CACHE_LIMIT
         common = {"degradation": self.degradation, "cache": cache}
         self.train_set = SyntheticPairDataset(
             train,

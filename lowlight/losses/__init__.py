@@ -1,5 +1,6 @@
 """Loss terms. Pixel losses are torch's own (`torch.nn.L1Loss`, `torch.nn.MSELoss`)."""
 
-from lowlight.losses.adversarial import ADVERSARIAL_MODES, AdversarialLoss
+from lowlight.losses.adversarial import ADVERSARIAL_MODES, AdversarialLoss, RelativisticAverageLoss
+from lowlight.losses.perceptual import PerceptualLoss
 
-__all__ = ["ADVERSARIAL_MODES", "AdversarialLoss"]
+__all__ = ["ADVERSARIAL_MODES", "AdversarialLoss", "PerceptualLoss", "RelativisticAverageLoss"]

@@ -66,3 +66,46 @@ class AdversarialLoss(nn.Module):
                 fake_pred, torch.zeros_like(fake_pred)
             )
         return F.relu(1.0 - real_pred).mean() + F.relu(1.0 + fake_pred).mean()
+
+
+class RelativisticAverageLoss(nn.Module):
+    """Relativistic average GAN loss (Jolicoeur-Martineau, ICLR 2019), as used by ESRGAN.
+
+    D estimates how much more realistic a real image is than the average fake (and the
+    reverse); the generator gets gradients from both real and fake images. Each loss is
+    the mean of its real and fake terms, as in the ESRGAN reference implementation
+    (BasicSR), so ESRGAN's published loss weight (5e-3) keeps its meaning.
+    """
+
+    mode = "ragan"
+    needs_real_for_generator = True
+
+    def __init__(self, from_logits: bool = True) -> None:
+        super().__init__()
+        if not from_logits:
+            raise ValueError(
+                "adversarial ragan compares raw scores: set adversarial.from_logits=true "
+                "and discriminator.sigmoid=false"
+            )
+        self.from_logits = True
+
+    @staticmethod
+    def _bce(pred: torch.Tensor, target: float) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(pred, torch.full_like(pred, target))
+
+    def generator_loss(
+        self, fake_pred: torch.Tensor, real_pred: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if real_pred is None:
+            raise ValueError("the relativistic generator loss needs D's scores on real images")
+        real_pred = real_pred.detach()
+        return 0.5 * (
+            self._bce(real_pred - fake_pred.mean(), 0.0)
+            + self._bce(fake_pred - real_pred.mean(), 1.0)
+        )
+
+    def discriminator_loss(self, real_pred: torch.Tensor, fake_pred: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (
+            self._bce(real_pred - fake_pred.mean(), 1.0)
+            + self._bce(fake_pred - real_pred.mean(), 0.0)
+        )

@@ -41,6 +41,13 @@ def ycrcb_to_rgb(x: torch.Tensor) -> torch.Tensor:
     return torch.stack((r, g, b), dim=-3)
 
 
+def rgb_to_y(x: torch.Tensor) -> torch.Tensor:
+    """(..., 3, H, W) RGB in [0, 1] -> (..., 1, H, W) luma as MATLAB's `rgb2ycbcr` gives it:
+    ITU-R BT.601 studio range, Y in [16/255, 235/255]. The Y channel SR papers score."""
+    r, g, b = x.unbind(dim=-3)
+    return ((16.0 + 65.481 * r + 128.553 * g + 24.966 * b) / 255.0).unsqueeze(-3)
+
+
 def srgb_to_linear(x: np.ndarray) -> np.ndarray:
     """sRGB-encoded values in [0, 1] -> linear light (IEC 61966-2-1)."""
     return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)

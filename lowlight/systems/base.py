@@ -6,8 +6,9 @@ import torch
 from lightning.pytorch import LightningModule
 from torch import nn
 
-from lowlight.metrics import image_metrics
+from lowlight.metrics import image_metrics, sr_views, y_metrics
 from lowlight.ops.color import check_color_space, rgb_to_ycrcb, ycrcb_to_rgb
+from lowlight.ops.imresize import imresize
 from lowlight.ops.padding import pad_to_multiple
 
 
@@ -17,19 +18,39 @@ class EnhancementSystem(LightningModule):
     `forward` takes RGB in [0, 1] of any size and returns RGB: it converts to the
     network's colour space, pads to the generator's `size_multiple`, runs it, crops and
     converts back. Validation and test log `val/psnr`, `val/ssim`, `val/mae` (and `test/...`)
-    against ground truth in RGB; the test also logs the same metrics for the unenhanced
-    input (`test/input_psnr`, ...) so every result carries its baseline.
+    against ground truth in RGB. The test also scores the baseline with the same metrics
+    (`test/input_psnr`, ...): the unenhanced input, or for an upscaling generator the
+    MATLAB-bicubic upscale of it.
+
+    Args:
+        sr_scale: for super-resolution, the factor whose border is shaved before scoring;
+            validation and test then also log `psnr_y` / `ssim_y` on the BT.601 Y channel,
+            the way SR papers report.
     """
 
-    def __init__(self, generator: nn.Module, color_space: str = "rgb") -> None:
+    def __init__(
+        self, generator: nn.Module, color_space: str = "rgb", sr_scale: int | None = None
+    ) -> None:
         super().__init__()
         self.generator = generator
         self.color_space = check_color_space(color_space, "system.color_space")
         self.size_multiple = int(getattr(generator, "size_multiple", 1))
         self.scale = int(getattr(generator, "scale", 1))
+        if sr_scale is not None and sr_scale < 1:
+            raise ValueError(f"system.sr_scale must be >= 1 or null, got {sr_scale}")
+        self.sr_scale = sr_scale
         self.val_metrics = image_metrics("val/")
         self.test_metrics = image_metrics("test/")
         self.input_metrics = image_metrics("test/input_")
+        if sr_scale:
+            self.val_y = y_metrics("val/")
+            self.test_y = y_metrics("test/")
+            self.input_y = y_metrics("test/input_")
+
+    @property
+    def eval_generator(self) -> nn.Module:
+        """The network used for evaluation and inference (subclasses may keep an EMA copy)."""
+        return self.generator
 
     def to_net(self, rgb: torch.Tensor) -> torch.Tensor:
         return rgb_to_ycrcb(rgb) if self.color_space == "ycrcb" else rgb
@@ -37,30 +58,48 @@ class EnhancementSystem(LightningModule):
     def from_net(self, x: torch.Tensor) -> torch.Tensor:
         return ycrcb_to_rgb(x) if self.color_space == "ycrcb" else x
 
-    def generate(self, x: torch.Tensor) -> torch.Tensor:
-        """Run the generator in network space on any size, padding for it and cropping back."""
+    def generate(self, x: torch.Tensor, generator: nn.Module | None = None) -> torch.Tensor:
+        """Run a generator in network space on any size, padding for it and cropping back."""
         x, (h, w) = pad_to_multiple(x, self.size_multiple)
-        return self.generator(x)[..., : h * self.scale, : w * self.scale]
+        out = (generator or self.generator)(x)
+        return out[..., : h * self.scale, : w * self.scale]
 
     def forward(self, lq: torch.Tensor) -> torch.Tensor:
         """RGB (N, 3, H, W) in [0, 1] -> enhanced RGB, not clamped."""
-        return self.from_net(self.generate(self.to_net(lq)))
+        return self.from_net(self.generate(self.to_net(lq), self.eval_generator))
 
     @torch.no_grad()
     def enhance(self, lq: torch.Tensor) -> torch.Tensor:
         """Inference: enhanced RGB clamped to [0, 1]."""
         return self(lq).clamp(0.0, 1.0)
 
+    def baseline(self, lq: torch.Tensor) -> torch.Tensor:
+        """What the method is compared against: the input, bicubic-upscaled if need be."""
+        return lq if self.scale == 1 else imresize(lq, self.scale).clamp(0.0, 1.0)
+
+    def _score(self, out: torch.Tensor, gt: torch.Tensor, rgb, y, prog_bar: bool = False) -> None:
+        if out.shape != gt.shape:
+            raise ValueError(
+                f"output {tuple(out.shape[-2:])} and target {tuple(gt.shape[-2:])} differ in "
+                f"size: the generator scales by {self.scale}; does the data's LR->HR factor match?"
+            )
+        if self.sr_scale:
+            out, gt, out_y, gt_y = sr_views(out, gt, self.sr_scale)
+            y.update(out_y, gt_y)
+            self.log_dict(y, on_epoch=True, prog_bar=prog_bar, batch_size=out.shape[0])
+        rgb.update(out, gt)
+        self.log_dict(rgb, on_epoch=True, prog_bar=prog_bar, batch_size=out.shape[0])
+
     def _evaluate(self, batch: dict, stage: str) -> torch.Tensor:
         out = self.enhance(batch["lq"])
         if "gt" in batch:
-            size = out.shape[0]
-            metrics = self.val_metrics if stage == "val" else self.test_metrics
-            metrics.update(out, batch["gt"])
-            self.log_dict(metrics, on_epoch=True, prog_bar=stage == "val", batch_size=size)
-            if stage == "test" and self.scale == 1:
-                self.input_metrics.update(batch["lq"].clamp(0.0, 1.0), batch["gt"])
-                self.log_dict(self.input_metrics, on_epoch=True, batch_size=size)
+            if stage == "val":
+                val_y = getattr(self, "val_y", None)
+                self._score(out, batch["gt"], self.val_metrics, val_y, prog_bar=True)
+            else:
+                self._score(out, batch["gt"], self.test_metrics, getattr(self, "test_y", None))
+                base = self.baseline(batch["lq"].clamp(0.0, 1.0))
+                self._score(base, batch["gt"], self.input_metrics, getattr(self, "input_y", None))
         return out
 
     def validation_step(self, batch: dict, batch_idx: int) -> torch.Tensor:

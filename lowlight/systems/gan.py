@@ -3,35 +3,69 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.optim import Optimizer
+from torch.optim.swa_utils import AveragedModel
 
 from lowlight.losses.adversarial import AdversarialLoss
 from lowlight.systems.base import EnhancementSystem
 
-LOSS_TERMS = ("pixel", "adv")
+LOSS_TERMS = ("pixel", "adv", "perceptual")
+_PERCEPTUAL = "perceptual_loss."
 OptimizerFactory = Callable[..., Optimizer]
+
+
+def ema_with_warmup(decay: float) -> Callable:
+    """EMA update for `AveragedModel` whose decay ramps up as min(decay, (1 + n) / (10 + n))
+    after n updates (TensorFlow's ExponentialMovingAverage with num_updates).
+
+    torch's `get_ema_multi_avg_fn` keeps the decay fixed, so after a few thousand steps at
+    0.999 the EMA still holds several percent of the random initial weights: on a short
+    CPU run that made the evaluated generator far worse than the trained one.
+    """
+
+    @torch.no_grad()
+    def update(ema_params: list, params: list, num_averaged: torch.Tensor) -> None:
+        n = float(num_averaged)
+        d = min(decay, (1.0 + n) / (10.0 + n))
+        if torch.is_floating_point(ema_params[0]):
+            torch._foreach_lerp_(ema_params, params, 1.0 - d)
+        else:
+            for e, p in zip(ema_params, params, strict=True):
+                e.copy_(e * d + p * (1.0 - d))
+
+    return update
 
 
 class GANSystem(EnhancementSystem):
     """Paired image-to-image GAN (pix2pix-style training, Isola et al., CVPR 2017).
 
-    Generator loss: `pixel * pixel_loss(G(x), y) + adv * adversarial(D(G(x)))`;
-    discriminator loss: real term + fake term. A weight of 0 removes its term (adv=0 also
-    skips the discriminator entirely). Manual optimization, one generator and one
-    discriminator step per batch by default.
+    Generator loss: `pixel * pixel_loss(G(x), y) + perceptual * perceptual_loss(G(x), y)
+    + adv * adversarial(D(G(x)))`; discriminator loss: the adversarial loss's real and fake
+    terms. A weight of 0 removes its term (adv=0 also skips the discriminator entirely).
+    Manual optimization, one generator and one discriminator step per batch by default.
+    The same system serves LLE and SR: the generator may keep the size or upscale, and the
+    discriminator always sees target-sized images.
 
     Args:
         optimizer_g, optimizer_d: optimizer factories (`functools.partial`) taking params.
         scheduler_g, scheduler_d: optional LR-scheduler factories taking an optimizer,
             stepped once per epoch.
-        loss_weights: `pixel` and `adv` weights.
+        loss_weights: `pixel`, `adv` and `perceptual` weights.
+        perceptual_loss: e.g. `PerceptualLoss`; needed (and its weights read) only when the
+            `perceptual` weight is positive. Computed on RGB.
         accumulate_grad_batches: sum gradients over this many batches per optimizer step.
         warmup_epochs: generator-only (pixel loss) epochs before the adversarial game starts.
         d_update_every: update the discriminator on every k-th optimizer step only.
         grad_clip: clip each network's gradient norm to this value (None = no clipping).
+        ema_decay: keep an exponential moving average of the generator (e.g. 0.999, as
+            ESRGAN; the decay warms up, see `ema_with_warmup`) and evaluate/infer with it.
+        init_checkpoint: start the generator (and its EMA) from the generator weights of a
+            checkpoint, e.g. ESRGAN's PSNR-pretrained stage; its EMA weights when it has them.
+        sr_scale: see `EnhancementSystem`.
     """
 
     def __init__(
@@ -49,11 +83,15 @@ class GANSystem(EnhancementSystem):
         warmup_epochs: int = 0,
         d_update_every: int = 1,
         grad_clip: float | None = None,
+        perceptual_loss: nn.Module | None = None,
+        ema_decay: float | None = None,
+        init_checkpoint: str | None = None,
         color_space: str = "rgb",
+        sr_scale: int | None = None,
     ) -> None:
-        super().__init__(generator, color_space)
+        super().__init__(generator, color_space, sr_scale)
         self.automatic_optimization = False
-        weights = {"pixel": 1.0, "adv": 0.01, **dict(loss_weights or {})}
+        weights = {"pixel": 1.0, "adv": 0.01, "perceptual": 0.0, **dict(loss_weights or {})}
         for key, value in weights.items():
             if key not in LOSS_TERMS:
                 raise ValueError(
@@ -72,6 +110,17 @@ class GANSystem(EnhancementSystem):
             raise ValueError(f"system.warmup_epochs must be >= 0, got {warmup_epochs}")
         if grad_clip is not None and grad_clip <= 0:
             raise ValueError(f"system.grad_clip must be positive or null, got {grad_clip}")
+        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+            raise ValueError(f"system.ema_decay must be in (0, 1) or null, got {ema_decay}")
+        if weights["perceptual"] > 0:
+            if perceptual_loss is None:
+                raise ValueError(
+                    "system.loss_weights.perceptual > 0 needs system.perceptual_loss "
+                    "(e.g. perceptual_loss=vgg19)"
+                )
+            perceptual_loss.load()  # reads the weights file; a clear error if it is missing
+        else:
+            perceptual_loss = None  # weight 0 removes the term: no VGG, no weights file
         d_sigmoid = bool(getattr(discriminator, "sigmoid", False))
         if d_sigmoid == adversarial.from_logits:
             raise ValueError(
@@ -89,6 +138,8 @@ class GANSystem(EnhancementSystem):
                 "d_update_every": d_update_every,
                 "grad_clip": grad_clip,
                 "color_space": self.color_space,
+                "ema_decay": ema_decay,
+                "sr_scale": sr_scale,
             }
         )
         self.discriminator = discriminator
@@ -101,6 +152,52 @@ class GANSystem(EnhancementSystem):
         self.warmup_epochs = warmup_epochs
         self.d_update_every = d_update_every
         self.grad_clip = grad_clip
+        self.perceptual_loss = perceptual_loss
+        self.generator_ema: AveragedModel | None = None
+        if ema_decay is not None:
+            self.generator_ema = AveragedModel(
+                generator, multi_avg_fn=ema_with_warmup(ema_decay), use_buffers=True
+            )
+            self.generator_ema.requires_grad_(False)
+        if init_checkpoint:
+            self._init_generator(init_checkpoint)
+
+    @property
+    def eval_generator(self) -> nn.Module:
+        return self.generator_ema.module if self.generator_ema is not None else self.generator
+
+    def _init_generator(self, path: str) -> None:
+        if not Path(path).is_file():
+            raise FileNotFoundError(
+                f"system.init_checkpoint={path}: no such checkpoint (for esrgan, train "
+                "esrgan_psnr first and pass its checkpoints/last.ckpt)"
+            )
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = state.get("state_dict", state)
+        ema = "generator_ema.module."
+        prefix = ema if any(k.startswith(ema) for k in state) else "generator."
+        weights = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+        if not weights:
+            raise ValueError(f"system.init_checkpoint={path} holds no generator weights")
+        try:
+            self.generator.load_state_dict(weights)
+        except RuntimeError as e:
+            raise ValueError(
+                f"system.init_checkpoint={path} does not fit this generator "
+                f"(same architecture and size options needed): {e}"
+            ) from e
+        if self.generator_ema is not None:
+            self.generator_ema.module.load_state_dict(weights)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # The frozen VGG comes from its own weights file: no need to store 80 MB per checkpoint.
+        state = checkpoint["state_dict"]
+        for key in [k for k in state if k.startswith(_PERCEPTUAL)]:
+            del state[key]
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint["state_dict"]
+        state.update({k: v for k, v in self.state_dict().items() if k.startswith(_PERCEPTUAL)})
 
     def configure_optimizers(self):
         opt_g = self.optimizer_g(self.generator.parameters())
@@ -142,6 +239,12 @@ class GANSystem(EnhancementSystem):
         opt_g, opt_d = self.optimizers()
         real = self.to_net(batch["gt"])
         fake = self.generate(self.to_net(batch["lq"]))
+        if fake.shape != real.shape:
+            raise ValueError(
+                f"generator output {tuple(fake.shape[-2:])} differs from the target "
+                f"{tuple(real.shape[-2:])}: the generator scales by {self.scale}, so the data "
+                "must give inputs that many times smaller (or same-size inputs for scale 1)"
+            )
         size = real.shape[0]
         adversarial_on = self._adversarial_on()
 
@@ -162,6 +265,10 @@ class GANSystem(EnhancementSystem):
         with self.toggled_optimizer(opt_g):
             pixel = self.pixel_loss(fake, real)
             g_loss = self.loss_weights["pixel"] * pixel
+            if self.perceptual_loss is not None:
+                perceptual = self.perceptual_loss(self.from_net(fake), batch["gt"])
+                g_loss = g_loss + self.loss_weights["perceptual"] * perceptual
+                self.log("train/perceptual", perceptual.detach(), on_epoch=True, batch_size=size)
             if adversarial_on:
                 real_pred = (
                     self.discriminator(real).detach()
@@ -173,7 +280,8 @@ class GANSystem(EnhancementSystem):
                 self.log("train/adv", adv.detach(), on_epoch=True, batch_size=size)
             self._check_finite("g_loss", g_loss, batch, batch_idx)
             self.manual_backward(g_loss / self.accumulate)
-            self._step(opt_g, batch_idx)
+            if self._step(opt_g, batch_idx) and self.generator_ema is not None:
+                self.generator_ema.update_parameters(self.generator)
         self.log("train/g_loss", g_loss.detach(), prog_bar=True, on_epoch=True, batch_size=size)
         self.log("train/pixel", pixel.detach(), on_epoch=True, batch_size=size)
 
