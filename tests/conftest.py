@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +60,24 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "realdata" in item.keywords:
             item.add_marker(skip)
+
+
+def cli_args(overrides: list[str]) -> list[str]:
+    """Test overrides as command-line arguments (a removed callback is set to null)."""
+    return [o if not o.startswith("~") else f"{o[1:]}=null" for o in overrides]
+
+
+def train_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """`python -m lowlight.train ARGS` in a subprocess, as a user runs it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HYDRA_FULL_ERROR": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "lowlight.train", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def compose_cfg(overrides: list[str], output_dir: Path | None = None) -> DictConfig:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +12,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch import Callback
 
-from conftest import CONF, ROOT, TINY, compose_cfg, data_choice, make_pairs, tiny
+from conftest import CONF, TINY, cli_args, compose_cfg, data_choice, make_pairs, tiny, train_cli
 from lowlight.losses import AdversarialLoss
 from lowlight.models.discriminators import DCGAN5
 from lowlight.models.generators import SeedUNet
@@ -43,12 +40,13 @@ def test_every_experiment_composes_and_instantiates(name, tmp_path, extras):
 @pytest.mark.parametrize("data", LLE_DATA)
 @pytest.mark.parametrize("name", LLE_EXPERIMENTS)
 def test_every_experiment_works_with_every_data_config(name, data, tmp_path):
-    make_pairs(tmp_path / "LOL" / "our485", n=4, size=(128, 136))  # the paired crop is 128
+    make_pairs(tmp_path / "LOL" / "our485", n=4, size=(128, 136))
     make_pairs(tmp_path / "LOL" / "eval15", n=2, size=(128, 136))
     root = [f"data.root={tmp_path / 'LOL'}"] if data != "synthetic_lowlight" else []
     if data == "paired":
         root = [f"data.train_dir={tmp_path / 'LOL' / 'our485'}"]
-    cfg = compose_cfg([f"+experiment={name}", f"data={data}", *root], tmp_path / "run")
+    crop = ["data.augment.crop_size=128"]  # dce_net crops 256 by default
+    cfg = compose_cfg([f"+experiment={name}", f"data={data}", *root, *crop], tmp_path / "run")
     datamodule = instantiate(cfg.data)
     datamodule.setup()
     assert len(datamodule.train_set) > 0
@@ -186,35 +184,51 @@ def test_wandb_goes_online_only_with_credentials(tmp_path, monkeypatch):
     assert wandb_logged_in()
 
 
-@pytest.mark.parametrize("name", SWEEPS)
-def test_sweep_files_compose(name):
+def sweep_jobs(name: str) -> list[list[str]]:
+    """The override lists the basic sweeper makes from conf/sweep/NAME.yaml (cartesian)."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("train", overrides=[f"+sweep={name}"], return_hydra_config=True)
-    assert cfg.hydra.sweeper.params, f"sweep {name} defines hydra.sweeper.params"
+    params = cfg.hydra.sweeper.params
+    assert params, f"sweep {name} defines hydra.sweeper.params"
+    jobs: list[list[str]] = [[]]
+    for key, values in params.items():
+        jobs = [[*job, f"{key}={v.strip()}"] for job in jobs for v in str(values).split(",")]
+    return jobs
 
 
-def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HYDRA_FULL_ERROR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "lowlight.train", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+def sweep_experiment(name: str) -> str:
+    """The experiment a sweep file is written for (its usage line says so)."""
+    text = (CONF / "sweep" / f"{name}.yaml").read_text()
+    (experiment,) = {e for e in EXPERIMENTS if f"+experiment={e} +sweep={name}" in text}
+    return experiment
+
+
+@pytest.mark.parametrize("name", SWEEPS)
+def test_every_job_of_every_sweep_composes_and_builds(name, tmp_path):
+    experiment = sweep_experiment(name)
+    jobs = sweep_jobs(name)
+    assert len(jobs) >= 2
+    described = set()
+    for job in jobs:
+        cfg = compose_cfg([*tiny(experiment), *job], tmp_path)
+        system = instantiate(cfg.system)
+        instantiate(cfg.data)
+        # what a job is: its hyper-parameters, the networks and losses it builds, its length
+        hparams = json.dumps(dict(system.hparams), sort_keys=True, default=str)
+        described.add(hparams + repr(system) + str(cfg.trainer.max_epochs))
+    assert len(described) == len(jobs), f"{name}: some jobs build the same run"
 
 
 def test_cli_run_and_multirun(tmp_path):
-    tiny = [a for a in TINY if not a.startswith("~")] + ["callbacks.progress_bar=null"]
-    run = _cli(["+experiment=lle_gan", *tiny, "paths.log_dir=logs"], tmp_path)
+    tiny = cli_args(TINY)
+    run = train_cli(["+experiment=lle_gan", *tiny, "paths.log_dir=logs"], tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     (folder,) = (tmp_path / "logs" / "lle_gan").iterdir()
     assert {"config.yaml", "results.json", "checkpoints", "images", "metrics.csv"} <= {
         p.name for p in folder.iterdir()
     }
 
-    sweep = _cli(
+    sweep = train_cli(
         [
             "-m",
             "+experiment=lle_gan",

@@ -8,9 +8,11 @@ from lowlight.data.paired import PairedImageDataModule
 from lowlight.data.sr import SRDataModule, SRDataset, SRDegradation
 from lowlight.data.synthetic import SyntheticLowLightDataModule
 from lowlight.data.transforms import PairAugment
+from lowlight.data.unpaired import ImageFolderDataset, UnpairedImageDataModule
 
 __all__ = [
     "ImageDataModule",
+    "ImageFolderDataset",
     "ImageReadError",
     "LowLightDegradation",
     "PairAugment",
@@ -21,6 +23,7 @@ __all__ = [
     "SRDegradation",
     "SyntheticLowLightDataModule",
     "SyntheticPairDataset",
+    "UnpairedImageDataModule",
     "read_image",
     "write_image",
 ]

@@ -41,6 +41,21 @@ class WorkerRNG:
         return self._rng, fresh  # type: ignore[return-value]
 
 
+class ImageCache:
+    """Decoded images kept in this process: worth it for a few dozen photos (decoding a JPEG
+    costs more than a training crop), not for thousands (memory)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.images: dict[Path, np.ndarray] | None = {} if enabled else None
+
+    def __call__(self, path: Path) -> np.ndarray:
+        if self.images is None:
+            return read_image(path)
+        if path not in self.images:
+            self.images[path] = read_image(path)
+        return self.images[path]
+
+
 def _too_small(path: Path, shape: tuple[int, ...], crop: int | None) -> ImageReadError:
     return ImageReadError(
         f"{path} is {shape[0]}x{shape[1]}, smaller than the crop size {crop} "
@@ -111,18 +126,11 @@ class SyntheticPairDataset(Dataset):
         self.crop_size = crop_size
         self.augment = augment
         self.seed = seed
-        self.cache: dict[Path, np.ndarray] | None = {} if cache else None
+        self._load = ImageCache(cache)
         self._rng = WorkerRNG()
 
     def __len__(self) -> int:
         return self.length
-
-    def _photo(self, path: Path) -> np.ndarray:
-        if self.cache is None:
-            return read_image(path)
-        if path not in self.cache:
-            self.cache[path] = read_image(path)
-        return self.cache[path]
 
     def __getitem__(self, index: int) -> dict:
         if self.seed is None:
@@ -133,7 +141,7 @@ class SyntheticPairDataset(Dataset):
         else:
             rng = np.random.default_rng([self.seed, index])
             path = self.photos[index % len(self.photos)]
-        img = self._photo(path)
+        img = self._load(path)
         if min(img.shape[:2]) < self.crop_size:
             raise _too_small(path, img.shape, self.crop_size)
         if self.augment is not None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lowlight.data.base import ImageDataModule
 from lowlight.data.datasets import PairedImageDataset
-from lowlight.data.pairs import Pair, check_pairs, check_ratios, find_pairs, split_items
+from lowlight.data.pairs import Pair, check_pairs, check_ratios, fill_splits, find_pairs
 from lowlight.data.transforms import PairAugment
 
 log = logging.getLogger(__name__)
@@ -95,25 +95,13 @@ class PairedImageDataModule(ImageDataModule):
         layout = self._layout()
         train = self._find(layout["train"])  # type: ignore[arg-type]
         given = {s: self._find(d) for s in ("val", "test") if (d := layout[s]) is not None}
-        missing = [s for s in ("val", "test") if s not in given]
-        if missing:
-            ratios = dict(zip(("train", "val", "test"), self.split, strict=True))
-            total = ratios["train"] + sum(ratios[s] for s in missing)
-            cut = [ratios["train"] / total] + [
-                ratios[s] / total if s in missing else 0.0 for s in ("val", "test")
-            ]
-            train, val, test = split_items(train, cut, self.split_seed)
-            given.setdefault("val", val)
-            given.setdefault("test", test)
-        return {"train": train, "val": given["val"], "test": given["test"]}
+        return fill_splits(train, given, self.split, self.split_seed)
 
     def setup(self, stage: str | None = None) -> None:
         if self.pairs:
             return
         pairs = self.resolve_pairs()
-        train_crop = (
-            self.augment.crop_size if self.augment and not self.augment.pad_if_smaller else None
-        )
+        train_crop = self.augment.min_side if self.augment else None
         crops = {"train": train_crop, "val": self.eval_crop, "test": self.eval_crop}
         self.pairs = {
             s: check_pairs(p, crops[s], self.skip_invalid) if p else [] for s, p in pairs.items()

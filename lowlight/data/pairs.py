@@ -127,3 +127,20 @@ def split_items(items: Sequence, ratios: Sequence[float], seed: int) -> tuple[li
         raise ValueError(f"cannot split {n} item(s) by {list(ratios)}: no training items left")
     parts = np.split(order, [n_train, n_train + n_val])
     return tuple([items[i] for i in part] for part in parts)  # type: ignore[return-value]
+
+
+def fill_splits(
+    train: Sequence, given: dict[str, list], ratios: Sequence[float], seed: int
+) -> dict[str, list]:
+    """Train/val/test lists: `given` ones (from their own folders) are kept, the missing ones
+    are cut from `train` by `ratios`, renormalized over the parts being cut."""
+    missing = [s for s in ("val", "test") if s not in given]
+    if not missing:
+        return {"train": list(train), **given}
+    share = dict(zip(("train", "val", "test"), check_ratios(ratios), strict=True))
+    total = share["train"] + sum(share[s] for s in missing)
+    cut = [share["train"] / total] + [
+        share[s] / total if s in missing else 0.0 for s in ("val", "test")
+    ]
+    parts = dict(zip(("train", "val", "test"), split_items(train, cut, seed), strict=True))
+    return {"train": parts["train"], **{s: given.get(s, parts[s]) for s in ("val", "test")}}

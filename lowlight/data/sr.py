@@ -13,9 +13,9 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from lowlight.data.base import ImageDataModule
-from lowlight.data.datasets import WorkerRNG, to_tensor
-from lowlight.data.io import list_images, read_image, to_uint
-from lowlight.data.pairs import check_pairs, check_ratios, find_pairs, split_items
+from lowlight.data.datasets import ImageCache, WorkerRNG, to_tensor
+from lowlight.data.io import list_images, to_uint
+from lowlight.data.pairs import check_pairs, check_ratios, fill_splits, find_pairs
 from lowlight.data.synthetic import CACHE_LIMIT, bundled_photos
 from lowlight.ops.imresize import imresize
 
@@ -155,18 +155,11 @@ class SRDataset(Dataset):
         self.flips = tuple(flips)
         self.length = length
         self.seed = seed
-        self.cache: dict[Path, np.ndarray] | None = {} if cache else None
+        self._load = ImageCache(cache)
         self._rng = WorkerRNG()
 
     def __len__(self) -> int:
         return self.length if self.length is not None else len(self.items)
-
-    def _load(self, path: Path) -> np.ndarray:
-        if self.cache is None:
-            return read_image(path)
-        if path not in self.cache:
-            self.cache[path] = read_image(path)
-        return self.cache[path]
 
     def __getitem__(self, index: int) -> dict:
         train = self.crop_size is not None
@@ -299,25 +292,12 @@ class SRDataModule(ImageDataModule):
             for k, d in (("val", self.val_dir), ("test", self.test_dir))
             if d
         }
-        missing = [s for s in ("val", "test") if s not in given]
-        if missing:
-            ratios = dict(zip(("train", "val", "test"), self.split, strict=True))
-            total = ratios["train"] + sum(ratios[s] for s in missing)
-            cut = [ratios["train"] / total] + [
-                ratios[s] / total if s in missing else 0.0 for s in ("val", "test")
-            ]
-            train, val, test = split_items(train, cut, self.split_seed)
-            given.setdefault("val", val)
-            given.setdefault("test", test)
+        splits = fill_splits(train, given, self.split, self.split_seed)
         scale = 1 if self.same_size else self.scale
+        crops = {"train": self.crop_size, "val": None, "test": None}
         self.items = {
-            "train": check_pairs(train, self.crop_size, self.skip_invalid, scale),
-            "val": check_pairs(given["val"], None, self.skip_invalid, scale)
-            if given["val"]
-            else [],
-            "test": check_pairs(given["test"], None, self.skip_invalid, scale)
-            if given["test"]
-            else [],
+            k: check_pairs(v, crops[k], self.skip_invalid, scale) if v else []
+            for k, v in splits.items()
         }
         if not self.items["val"]:
             raise ValueError("no validation images: give data.val_dir or a positive val fraction")

@@ -103,6 +103,11 @@ class PairAugment:
         if self.jitter is not None:
             self.jitter.set_random_seed(seed + 1)
 
+    @property
+    def min_side(self) -> int | None:
+        """The smallest image side this augmentation accepts (None: any)."""
+        return None if self.pad_if_smaller else self.crop_size
+
     def min_size_ok(self, height: int, width: int) -> bool:
         return self.crop_size is None or self.pad_if_smaller or min(height, width) >= self.crop_size
 

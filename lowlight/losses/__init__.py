@@ -2,5 +2,20 @@
 
 from lowlight.losses.adversarial import ADVERSARIAL_MODES, AdversarialLoss, RelativisticAverageLoss
 from lowlight.losses.perceptual import PerceptualLoss
+from lowlight.losses.zero_reference import (
+    ColorConstancyLoss,
+    ExposureControlLoss,
+    IlluminationSmoothnessLoss,
+    SpatialConsistencyLoss,
+)
 
-__all__ = ["ADVERSARIAL_MODES", "AdversarialLoss", "PerceptualLoss", "RelativisticAverageLoss"]
+__all__ = [
+    "ADVERSARIAL_MODES",
+    "AdversarialLoss",
+    "ColorConstancyLoss",
+    "ExposureControlLoss",
+    "IlluminationSmoothnessLoss",
+    "PerceptualLoss",
+    "RelativisticAverageLoss",
+    "SpatialConsistencyLoss",
+]

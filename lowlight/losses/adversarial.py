@@ -41,6 +41,9 @@ class AdversarialLoss(nn.Module):
         self.mode = mode
         self.from_logits = from_logits
 
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}, from_logits={self.from_logits}"
+
     def _bce(self, pred: torch.Tensor, target: float) -> torch.Tensor:
         labels = torch.full_like(pred, target)
         if self.from_logits:

@@ -10,8 +10,8 @@ from torchmetrics.functional.image import (
     peak_signal_noise_ratio,
     structural_similarity_index_measure,
 )
-from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
+from lowlight.metrics.image import psnr_ssim
 from lowlight.ops.color import rgb_to_y
 
 
@@ -64,13 +64,4 @@ def sr_metrics(sr: np.ndarray | torch.Tensor, hr: np.ndarray | torch.Tensor, sca
 
 def y_metrics(prefix: str = "") -> MetricCollection:
     """PSNR and SSIM for Y-channel images, logged as `<prefix>psnr_y`, `<prefix>ssim_y`."""
-    return MetricCollection(
-        {
-            "psnr": PeakSignalNoiseRatio(
-                data_range=1.0, reduction="elementwise_mean", dim=(1, 2, 3)
-            ),
-            "ssim": StructuralSimilarityIndexMeasure(data_range=1.0),
-        },
-        prefix=prefix,
-        postfix="_y",
-    )
+    return MetricCollection(psnr_ssim(), prefix=prefix, postfix="_y")

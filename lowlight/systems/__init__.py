@@ -2,5 +2,6 @@
 
 from lowlight.systems.base import EnhancementSystem
 from lowlight.systems.gan import GANSystem
+from lowlight.systems.zero_dce import ZeroDCESystem
 
-__all__ = ["EnhancementSystem", "GANSystem"]
+__all__ = ["EnhancementSystem", "GANSystem", "ZeroDCESystem"]

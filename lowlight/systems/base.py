@@ -6,7 +6,14 @@ import torch
 from lightning.pytorch import LightningModule
 from torch import nn
 
-from lowlight.metrics import image_metrics, sr_views, y_metrics
+from lowlight.metrics import (
+    autocontrast,
+    autocontrast_metrics,
+    image_metrics,
+    no_reference_stats,
+    sr_views,
+    y_metrics,
+)
 from lowlight.ops.color import check_color_space, rgb_to_ycrcb, ycrcb_to_rgb
 from lowlight.ops.imresize import imresize
 from lowlight.ops.padding import pad_to_multiple
@@ -20,7 +27,10 @@ class EnhancementSystem(LightningModule):
     converts back. Validation and test log `val/psnr`, `val/ssim`, `val/mae` (and `test/...`)
     against ground truth in RGB. The test also scores the baseline with the same metrics
     (`test/input_psnr`, ...): the unenhanced input, or for an upscaling generator the
-    MATLAB-bicubic upscale of it.
+    MATLAB-bicubic upscale of it. Batches without ground truth get the zero-reference
+    proxies instead: PSNR/SSIM against PIL's autocontrast of the input
+    (`val/psnr_autocontrast`, `val/ssim_autocontrast`) and `brightness`, `color_balance`,
+    `exposure_error` (see `lowlight.metrics.noref`): labelled as proxies, not fidelity.
 
     Args:
         sr_scale: for super-resolution, the factor whose border is shaved before scoring;
@@ -42,6 +52,9 @@ class EnhancementSystem(LightningModule):
         self.val_metrics = image_metrics("val/")
         self.test_metrics = image_metrics("test/")
         self.input_metrics = image_metrics("test/input_")
+        self.val_proxy = autocontrast_metrics("val/")
+        self.test_proxy = autocontrast_metrics("test/")
+        self.input_proxy = autocontrast_metrics("test/input_")
         if sr_scale:
             self.val_y = y_metrics("val/")
             self.test_y = y_metrics("test/")
@@ -90,16 +103,30 @@ class EnhancementSystem(LightningModule):
         rgb.update(out, gt)
         self.log_dict(rgb, on_epoch=True, prog_bar=prog_bar, batch_size=out.shape[0])
 
-    def _evaluate(self, batch: dict, stage: str) -> torch.Tensor:
-        out = self.enhance(batch["lq"])
-        if "gt" in batch:
-            if stage == "val":
-                val_y = getattr(self, "val_y", None)
-                self._score(out, batch["gt"], self.val_metrics, val_y, prog_bar=True)
-            else:
-                self._score(out, batch["gt"], self.test_metrics, getattr(self, "test_y", None))
-                base = self.baseline(batch["lq"].clamp(0.0, 1.0))
-                self._score(base, batch["gt"], self.input_metrics, getattr(self, "input_y", None))
+    def _proxies(self, lq: torch.Tensor, out: torch.Tensor, metrics, prefix: str) -> None:
+        """Zero-reference proxies of `out` for an input `lq` that has no ground truth."""
+        metrics.update(out, autocontrast(lq))
+        self.log_dict(metrics, on_epoch=True, batch_size=out.shape[0])
+        stats = {f"{prefix}{k}": v.mean() for k, v in no_reference_stats(out).items()}
+        self.log_dict(stats, on_epoch=True, batch_size=out.shape[0])
+
+    def _evaluate(self, batch: dict, stage: str, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Score `out` (default: the enhanced `batch["lq"]`) and log it under `stage/`."""
+        lq = batch["lq"]
+        out = self.enhance(lq) if out is None else out.clamp(0.0, 1.0)
+        gt = batch.get("gt")
+        test = stage == "test"
+        if gt is None:
+            self._proxies(lq, out, self.test_proxy if test else self.val_proxy, f"{stage}/")
+            if test:
+                base = self.baseline(lq.clamp(0.0, 1.0))
+                self._proxies(lq, base, self.input_proxy, "test/input_")
+        elif not test:
+            self._score(out, gt, self.val_metrics, getattr(self, "val_y", None), prog_bar=True)
+        else:
+            self._score(out, gt, self.test_metrics, getattr(self, "test_y", None))
+            base = self.baseline(lq.clamp(0.0, 1.0))
+            self._score(base, gt, self.input_metrics, getattr(self, "input_y", None))
         return out
 
     def validation_step(self, batch: dict, batch_idx: int) -> torch.Tensor:

@@ -1,0 +1,278 @@
+"""DCE-Net, the zero-reference losses, the authors' weights, unpaired data and the proxies."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+
+from conftest import SHARED_DATA, compose_cfg, random_image
+from lowlight.data import UnpairedImageDataModule, write_image
+from lowlight.data.io import list_images, read_image
+from lowlight.losses import (
+    ColorConstancyLoss,
+    ExposureControlLoss,
+    IlluminationSmoothnessLoss,
+    SpatialConsistencyLoss,
+)
+from lowlight.metrics import autocontrast, no_reference_stats
+from lowlight.models.dce import DCENet, light_enhancement_curve
+from lowlight.systems import ZeroDCESystem
+
+WEIGHTS = SHARED_DATA / "weights" / "zero_dce_epoch99.pth"
+
+# ---------------------------------------------------------------- the network
+
+
+def test_parameter_count_at_the_defaults():
+    assert sum(p.numel() for p in DCENet().parameters()) == 79_416
+
+
+def test_curve_formula():
+    x = torch.tensor([0.0, 0.25, 0.5, 1.0])
+    a = torch.tensor([1.0, -1.0, 0.5, 0.7])
+    torch.testing.assert_close(light_enhancement_curve(x, a), x + a * (x**2 - x))
+    # A = -1 brightens most, the ends stay fixed, and the result stays in [0, 1]
+    assert light_enhancement_curve(torch.tensor(0.25), torch.tensor(-1.0)) == 0.4375
+    grid = torch.linspace(0, 1, 101)
+    for alpha in (-1.0, 1.0):
+        out = light_enhancement_curve(grid, torch.tensor(alpha))
+        assert out.min() >= 0 and out.max() <= 1
+        assert out[0] == 0 and out[-1] == 1
+
+
+def test_the_network_applies_its_curves_in_order():
+    net = DCENet(num_iterations=3)
+    x = torch.rand(1, 3, 8, 8)
+    out, maps = net.curves(x)
+    assert maps.shape == (1, 9, 8, 8) and maps.abs().max() <= 1
+    expected = x
+    for a in maps.split(3, dim=1):
+        expected = expected + a * (expected**2 - expected)
+    torch.testing.assert_close(out, expected)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "convs", "first_concat"),
+    [({}, 7, 4), ({"depth": 9}, 9, 5), ({"concat": False}, 7, None), ({"width": 8}, 7, 4)],
+)
+def test_depth_width_and_concatenation(kwargs, convs, first_concat):
+    net = DCENet(**kwargs)
+    width = kwargs.get("width", 32)
+    assert len(net.convs) == convs
+    ins = [c.in_channels for c in net.convs]
+    if first_concat is None:
+        assert ins[1:] == [width] * (convs - 1)
+    else:
+        assert ins[first_concat:] == [2 * width] * (convs - first_concat)
+    assert net(torch.rand(2, 3, 12, 10)).shape == (2, 3, 12, 10)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"depth": 6}, "generator.depth"),
+        ({"num_iterations": 0}, "generator.num_iterations"),
+        ({"width": 0}, "generator.width"),
+    ],
+)
+def test_bad_dce_arguments(kwargs, key):
+    with pytest.raises(ValueError, match=key):
+        DCENet(**kwargs)
+
+
+def _reference_forward(state: dict, x: torch.Tensor) -> torch.Tensor:
+    """The Zero-DCE forward pass written out from the paper, independently of DCENet."""
+
+    def conv(name, h):
+        return F.conv2d(h, state[f"{name}.weight"], state[f"{name}.bias"], padding=1)
+
+    x1 = F.relu(conv("e_conv1", x))
+    x2 = F.relu(conv("e_conv2", x1))
+    x3 = F.relu(conv("e_conv3", x2))
+    x4 = F.relu(conv("e_conv4", x3))
+    x5 = F.relu(conv("e_conv5", torch.cat([x3, x4], 1)))
+    x6 = F.relu(conv("e_conv6", torch.cat([x2, x5], 1)))
+    r = torch.tanh(conv("e_conv7", torch.cat([x1, x6], 1)))
+    for i in range(8):
+        a = r[:, 3 * i : 3 * i + 3]
+        x = x + a * (x * x - x)
+    return x
+
+
+@pytest.mark.realdata
+def test_authors_weights_match_a_plain_rederivation_on_lime():
+    net = DCENet.from_zero_dce(WEIGHTS).eval()
+    state = torch.load(WEIGHTS, map_location="cpu", weights_only=True)
+    paths = list_images(SHARED_DATA / "lowlight" / "LIME")[:3]
+    assert paths
+    for p in net.parameters():  # subnormal weights are flushed (they made CPU inference 30x slower)
+        assert not ((p != 0) & (p.abs() < torch.finfo(p.dtype).tiny)).any()
+    for path in paths:
+        x = torch.from_numpy(read_image(path)).permute(2, 0, 1)[None]
+        # the reference runs on the raw (subnormal) weights, slow on CPU: a 256 px crop each
+        top, left = (x.shape[2] - 256) // 2, (x.shape[3] - 256) // 2
+        x = x[:, :, top : top + 256, left : left + 256].contiguous()
+        with torch.no_grad():
+            ours, ref = net(x), _reference_forward(state, x)
+        assert ours.shape == x.shape
+        torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+        assert ours.mean() > x.mean() + 0.05, "the released model brightens LIME"
+
+
+def test_from_zero_dce_refuses_other_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Zero-DCE weights"):
+        DCENet.from_zero_dce(tmp_path / "none.pth")
+    torch.save({"convs.0.weight": torch.zeros(1)}, tmp_path / "other.pth")
+    with pytest.raises(ValueError, match="not a Zero-DCE state dict"):
+        DCENet.from_zero_dce(tmp_path / "other.pth")
+
+
+# ---------------------------------------------------------------- the losses
+
+
+def test_uniform_image_at_the_exposure_level_has_no_exposure_loss():
+    loss = ExposureControlLoss(patch=16, level=0.6)
+    assert loss(torch.full((2, 3, 32, 32), 0.6)).item() == pytest.approx(0.0, abs=1e-12)
+    assert loss(torch.full((2, 3, 32, 32), 0.4)).item() == pytest.approx(0.04, abs=1e-6)
+
+
+def test_grey_image_has_no_colour_loss_and_a_finite_gradient():
+    loss = ColorConstancyLoss()
+    grey = torch.full((2, 3, 8, 8), 0.3, requires_grad=True)
+    assert loss(grey).item() == pytest.approx(0.0, abs=1e-7)
+    loss(grey).backward()
+    assert torch.isfinite(grey.grad).all()
+    red = torch.zeros(1, 3, 4, 4)
+    red[:, 0] = 1.0  # channel means (1, 0, 0): D_rg = D_rb = 1, D_gb = 0 -> sqrt(2)
+    assert loss(red).item() == pytest.approx(math.sqrt(2), rel=1e-6)
+
+
+def test_spatial_consistency_is_zero_for_the_same_image_and_sees_flattening():
+    loss = SpatialConsistencyLoss()
+    x = torch.rand(1, 3, 16, 16)
+    assert loss(x, x).item() == 0.0
+    flat = torch.full_like(x, x.mean().item())
+    assert loss(flat, x).item() > 0
+
+
+def test_spatial_consistency_on_a_known_pattern():
+    loss = SpatialConsistencyLoss(pool=1)
+    original = torch.zeros(1, 1, 1, 3)
+    original[..., 1] = 1.0  # 0 1 0
+    enhanced = torch.zeros(1, 1, 1, 3)  # flat
+    # squared differences to the 4 neighbours (zero beyond the border), summed per pixel:
+    # pixel 0: right -1 -> 1; pixel 1: left, right, up, down all 1 -> 4; pixel 2: left -1 -> 1
+    expected = (1 + 4 + 1) / 3
+    assert loss(enhanced.expand(1, 3, 1, 3), original.expand(1, 3, 1, 3)).item() == pytest.approx(
+        expected
+    )
+
+
+def test_smoothness_is_zero_for_flat_curves_and_counts_differences():
+    loss = IlluminationSmoothnessLoss()
+    assert loss(torch.ones(2, 24, 5, 5)).item() == 0.0
+    ramp = torch.arange(4.0).view(1, 1, 1, 4).expand(1, 1, 3, 4)  # horizontal steps of 1
+    # h: 0; w: 3 rows x 3 steps of 1 over 3 x 3 pairs -> 1; times 2 -> 2
+    assert loss(ramp).item() == pytest.approx(2.0)
+
+
+# ---------------------------------------------------------------- unpaired data and proxies
+
+
+def _low_light_folder(root, n=6, size=(40, 48)):
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        write_image(root / f"{i}.png", 0.2 * random_image(rng, *size))
+    return root
+
+
+def test_unpaired_data_yields_inputs_only(tmp_path):
+    from lowlight.data import PairAugment
+
+    root = _low_light_folder(tmp_path / "dark")
+    dm = UnpairedImageDataModule(root=str(root), augment=PairAugment(crop_size=32), batch_size=2)
+    dm.setup()
+    batch = next(iter(dm.train_dataloader()))
+    assert set(batch) == {"lq", "name"} and batch["lq"].shape == (2, 3, 32, 32)
+    assert [len(dm.paths[k]) for k in ("train", "val", "test")] == [4, 1, 1]
+    with pytest.raises(ValueError, match="data.root"):
+        UnpairedImageDataModule()
+
+
+def test_proxies_on_known_images():
+    grey = torch.full((1, 3, 32, 32), 0.6)
+    stats = no_reference_stats(grey)
+    assert stats["brightness"].item() == pytest.approx(0.6)
+    assert stats["color_balance"].item() == pytest.approx(0.0, abs=1e-7)
+    assert stats["exposure_error"].item() == pytest.approx(0.0, abs=1e-6)
+    ramp = torch.linspace(0.2, 0.4, 64).view(1, 1, 1, 64).expand(1, 3, 8, 64).contiguous()
+    stretched = autocontrast(ramp)
+    assert stretched.min().item() == 0.0 and stretched.max().item() == 1.0
+
+
+def test_zero_dce_system_trains_on_unpaired_data_and_logs_proxies(tmp_path):
+    import lightning as L
+
+    root = _low_light_folder(tmp_path / "dark")
+    cfg = compose_cfg(
+        ["+experiment=dce_net", "data=unpaired", f"data.root={root}", "data.augment.crop_size=32"]
+    )
+    system: ZeroDCESystem = instantiate(cfg.system)
+    assert system.loss_weights == {
+        "spatial": 1.0,
+        "exposure": 10.0,
+        "color": 5.0,
+        "smoothness": 200.0,
+    }
+    dm = instantiate(cfg.data)
+    dm.num_workers = 0
+    before = [p.detach().clone() for p in system.generator.parameters()]
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        gradient_clip_val=0.1,
+    )
+    trainer.fit(system, dm)
+    logged = set(trainer.callback_metrics)
+    assert {
+        "train/loss",
+        "train/spatial",
+        "train/exposure",
+        "train/color",
+        "train/smoothness",
+    } <= logged
+    assert {"val/loss", "val/psnr_autocontrast", "val/brightness", "val/exposure_error"} <= logged
+    after = list(system.generator.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    tested = trainer.test(system, dm)[0]
+    assert {"test/psnr_autocontrast", "test/input_brightness"} <= set(tested)
+
+
+def test_zero_weight_removes_a_term():
+    cfg = compose_cfg(["+experiment=dce_net", "+ablation=dce_no_color"])
+    system = instantiate(cfg.system)
+    lq = torch.rand(2, 3, 16, 16)
+    terms = system._terms(lq, *system.generator.curves(lq))
+    assert set(terms) == {"spatial", "exposure", "smoothness"}
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("+system.loss_weights.perceptual=1", "system.loss_weights.perceptual"),
+        ("generator=unet", "system.generator"),
+    ],
+)
+def test_bad_zero_dce_config(override, key):
+    cfg = compose_cfg(["+experiment=dce_net", override])
+    with pytest.raises(Exception, match=key.replace(".", r"\.")):
+        instantiate(cfg.system)
