@@ -10,6 +10,7 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.optim.swa_utils import AveragedModel
 
+from lowlight.inference import generator_weights
 from lowlight.losses.adversarial import AdversarialLoss
 from lowlight.systems.base import EnhancementSystem
 
@@ -172,13 +173,10 @@ class GANSystem(EnhancementSystem):
                 f"system.init_checkpoint={path}: no such checkpoint (for esrgan, train "
                 "esrgan_psnr first and pass its checkpoints/last.ckpt)"
             )
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        state = state.get("state_dict", state)
-        ema = "generator_ema.module."
-        prefix = ema if any(k.startswith(ema) for k in state) else "generator."
-        weights = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
-        if not weights:
-            raise ValueError(f"system.init_checkpoint={path} holds no generator weights")
+        try:
+            weights = generator_weights(path)  # its EMA weights when it kept them
+        except ValueError as e:
+            raise ValueError(f"system.init_checkpoint={path}: {e}") from e
         try:
             self.generator.load_state_dict(weights)
         except RuntimeError as e:

@@ -1,0 +1,221 @@
+"""Enhance (and super-resolve) your own photos with trained models.
+
+    python -m lowlight.enhance photos/ -o out/ --model logs/lle_gan/2026-11-22_10-00-00
+    python -m lowlight.enhance "dark/*.jpg" -o out/ --arch zero_dce \
+        --model ../shared/data/weights/zero_dce_epoch99.pth
+    python -m lowlight.enhance small_dark.png -o out/ --chain RUN_LLE RUN_SR  # brighter, larger
+
+Inputs: files, folders (their images) or globs. A model is a run folder written by
+`lowlight.train` (its best checkpoint; the EMA weights when it kept them), a checkpoint
+inside one, or the Zero-DCE authors' weights file. Large images run tile by tile
+(`--tile`, automatic above ~1 MP). An unreadable file is reported and skipped; existing
+outputs are never overwritten without `--overwrite`. Exit status 1 when any file failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from lowlight.data.io import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image, write_image
+from lowlight.inference import (
+    ARCHS,
+    DEFAULT_OVERLAP,
+    LoadedModel,
+    enhance_image,
+    load_model,
+    select_device,
+)
+
+log = logging.getLogger("lowlight.enhance")
+FORMATS = {
+    "same": None,
+    "png": ".png",
+    "jpg": ".jpg",
+    "jpeg": ".jpg",
+    "tif": ".tif",
+    "tiff": ".tif",
+}
+_WRITABLE = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+
+
+def collect_inputs(items: Sequence[str]) -> list[Path]:
+    """Files, folders (the images directly inside) and globs -> image paths, in order and
+    without repeats. A name that matches nothing is an error naming it."""
+    found: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found += list_images(path)
+        elif path.is_file():
+            found.append(path)
+        elif glob.has_magic(item):
+            matches = sorted(Path(p) for p in glob.glob(item, recursive=True))
+            images = [p for p in matches if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
+            if not images:
+                raise FileNotFoundError(f"no images match {item!r}")
+            found += images
+        else:
+            raise FileNotFoundError(f"input not found: {item}")
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    if not unique:
+        raise FileNotFoundError(f"no images in {', '.join(items)}")
+    return unique
+
+
+def output_paths(inputs: Sequence[Path], out_dir: Path, fmt: str, suffix: str) -> list[Path]:
+    """Where each input goes: OUT/<stem><suffix><ext>; two inputs landing on one name is an
+    error raised before any work."""
+    ext = FORMATS[fmt]
+    outs = []
+    for p in inputs:
+        out_ext = ext or (p.suffix.lower() if p.suffix.lower() in _WRITABLE else ".png")
+        outs.append(out_dir / f"{p.stem}{suffix}{out_ext}")
+    seen: dict[Path, Path] = {}
+    for src, dst in zip(inputs, outs, strict=True):
+        if dst in seen:
+            raise ValueError(
+                f"{seen[dst]} and {src} would both be written to {dst}: enhance them into "
+                "different folders or use --suffix"
+            )
+        seen[dst] = src
+    return outs
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m lowlight.enhance",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", help="image files, folders or globs")
+    p.add_argument("-o", "--output", required=True, help="output folder (created)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("-m", "--model", help="run folder, checkpoint, or Zero-DCE .pth")
+    which.add_argument(
+        "--chain", nargs="+", metavar="MODEL", help="models applied in order (e.g. LLE then SR)"
+    )
+    p.add_argument(
+        "--arch",
+        choices=ARCHS,
+        default="auto",
+        help="what a .pth file is: zero_dce = the authors' DCE-Net weights (default: detect)",
+    )
+    p.add_argument("--format", choices=sorted(FORMATS), default="same", help="output format")
+    p.add_argument("--bits", type=int, choices=(8, 16), default=8, help="16 for PNG/TIFF output")
+    p.add_argument("--suffix", default="", help="appended to each output name's stem")
+    p.add_argument(
+        "--tile", type=int, default=-1, help="tile side in px (0: never tile; default: auto)"
+    )
+    p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, help="tile overlap in px")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--half", action="store_true", help="float16 autocast (CUDA only)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def enhance_files(
+    models: Sequence[LoadedModel],
+    inputs: Sequence[Path],
+    outputs: Sequence[Path],
+    device: torch.device,
+    tile: int | None = -1,
+    overlap: int = DEFAULT_OVERLAP,
+    half: bool = False,
+    bits: int = 8,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict[str, list]:
+    """Enhance each input into its output; returns {"written", "skipped", "failed"} where
+    failed holds (path, reason). One bad file never stops the others."""
+    done: dict[str, list] = {"written": [], "skipped": [], "failed": []}
+    columns = [
+        TextColumn("[bold]enhance"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}"),
+    ]
+    with Progress(*columns, disable=not progress, transient=False) as bar:
+        task = bar.add_task("", total=len(inputs))
+        for src, dst in zip(inputs, outputs, strict=True):
+            bar.update(task, description=src.name)
+            if dst.exists() and not overwrite:
+                log.warning("%s exists: skipped (pass --overwrite to replace it)", dst)
+                done["skipped"].append(dst)
+            else:
+                try:
+                    img = torch.from_numpy(read_image(src)).permute(2, 0, 1)
+                    out = enhance_image(models, img, device, tile, overlap, half)
+                    write_image(dst, out.permute(1, 2, 0).numpy().astype(np.float32), bits)
+                    done["written"].append(dst)
+                except (ImageReadError, OSError, ValueError) as e:
+                    log.error("%s: %s", src, e)
+                    done["failed"].append((src, str(e)))
+                except torch.OutOfMemoryError as e:
+                    msg = f"out of memory ({e}); try a smaller --tile"
+                    log.error("%s: %s", src, msg)
+                    done["failed"].append((src, msg))
+            bar.advance(task)
+    return done
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        if args.bits == 16 and args.format not in ("png", "tif", "tiff", "same"):
+            raise ValueError("--bits 16 needs PNG or TIFF output (--format png|tiff)")
+        if args.tile is not None and args.tile < -1:
+            raise ValueError(f"--tile must be a size in px, 0 (never) or omitted, got {args.tile}")
+        device = select_device(args.device)
+        specs = args.chain or [args.model]
+        models = [load_model(spec, args.arch) for spec in specs]
+        inputs = collect_inputs(args.inputs)
+        out_dir = Path(args.output)
+        outputs = output_paths(inputs, out_dir, args.format, args.suffix)
+        if args.bits == 16 and any(o.suffix not in (".png", ".tif") for o in outputs):
+            raise ValueError("--bits 16 needs PNG or TIFF output (--format png|tiff)")
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    chain = " -> ".join(f"{m.name} (x{m.scale})" if m.scale > 1 else m.name for m in models)
+    log.info("%d image(s) -> %s with %s on %s", len(inputs), out_dir, chain, device)
+    started = time.perf_counter()
+    done = enhance_files(
+        models,
+        inputs,
+        outputs,
+        device,
+        tile=args.tile,
+        overlap=args.overlap,
+        half=args.half,
+        bits=args.bits,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    seconds = time.perf_counter() - started
+    log.info(
+        "%d written, %d skipped (existing), %d failed in %.1f s",
+        len(done["written"]),
+        len(done["skipped"]),
+        len(done["failed"]),
+        seconds,
+    )
+    for path, reason in done["failed"]:
+        print(f"failed: {path}: {reason}", file=sys.stderr)
+    return 1 if done["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,442 @@
+"""Score methods side by side on one dataset: a table (markdown + CSV), per-image scores
+and image grids.
+
+    python -m lowlight.evaluate --data LOL/ --methods identity gamma clahe mine=logs/lle_gan/RUN
+    python -m lowlight.evaluate --data ../shared/data/sr/Set5 --scale 4 --methods bicubic RUN_SR
+    python -m lowlight.evaluate --data ../shared/data/lowlight/LIME \\
+        --methods identity clahe ../shared/data/weights/zero_dce_epoch99.pth
+
+The dataset is recognised from its layout:
+- low-light pairs: LOL (`eval15/{low,high}` is scored), `low/` + `high/`, or --low/--high;
+- super-resolution (with --scale): `HR/` + `LR_x<scale>/` (Set5 layout), or HR images only,
+  the LR made with --degradation (MATLAB bicubic by default);
+- anything else is a folder of images without ground truth: zero-reference PROXIES
+  (PSNR/SSIM against PIL autocontrast of the input, brightness, colour balance, exposure
+  error), labelled as such.
+A method is a baseline name (low-light: identity gamma hist_eq clahe autocontrast;
+SR: nearest bilinear bicubic), a run folder or checkpoint of `lowlight.train`, or the
+Zero-DCE authors' weights file; `label=SPEC` names it in the table.
+
+Metrics: PSNR, SSIM, MAE in RGB with data range 1, the mean of per-image values (LLE: no
+GT-mean rescaling unless --gt-mean, whose extra columns say so); SR adds PSNR/SSIM on the
+BT.601 Y channel with `scale` pixels shaved per border. Each method also gets its parameter
+count, multiply-accumulates per input megapixel (GMAC/MP, counted by torch's
+FlopCounterMode) and measured milliseconds per input megapixel on the device used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from torch.utils.flop_counter import FlopCounterMode
+from torchmetrics.functional import mean_absolute_error
+from torchmetrics.functional.image import (
+    peak_signal_noise_ratio,
+    structural_similarity_index_measure,
+)
+
+from lowlight.baselines import LLE_BASELINES, SR_BASELINES
+from lowlight.data.io import list_images, read_image, to_uint
+from lowlight.data.pairs import find_pairs
+from lowlight.data.sr import SR_DEGRADATIONS, SRDegradation, modcrop
+from lowlight.inference import ARCHS, enhance_image, load_model, select_device
+from lowlight.metrics.noref import autocontrast, no_reference_stats
+from lowlight.metrics.sr import sr_metrics
+
+log = logging.getLogger("lowlight.evaluate")
+
+# ------------------------------------------------------------------ the data
+
+
+@dataclass
+class Sample:
+    name: str
+    lq: torch.Tensor  # (3, h, w) input
+    gt: torch.Tensor | None  # (3, H, W) reference, or None (unpaired)
+
+
+@dataclass
+class Dataset:
+    kind: str  # "lle", "sr" or "unpaired"
+    description: str
+    items: list  # (name, lq path or None, gt path or None)
+    scale: int = 1
+    degradation: SRDegradation | None = None
+
+    def load(self, item) -> Sample:
+        name, lq_path, gt_path = item
+        gt = read_image(gt_path) if gt_path is not None else None
+        if self.kind == "sr":
+            gt = modcrop(gt, self.scale)
+            lq = read_image(lq_path) if lq_path else self.degradation(gt, np.random.default_rng(0))
+            h, w = lq.shape[0] * self.scale, lq.shape[1] * self.scale
+            if gt.shape[:2] != (h, w):
+                raise ValueError(
+                    f"{lq_path}: LR {lq.shape[1]}x{lq.shape[0]} is not 1/{self.scale} of HR "
+                    f"{gt_path} ({gt.shape[1]}x{gt.shape[0]})"
+                )
+        else:
+            lq = read_image(lq_path)
+            if gt is not None and gt.shape != lq.shape:
+                raise ValueError(f"{lq_path} and {gt_path} differ in size")
+
+        def tensor(a):
+            return None if a is None else torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)
+
+        return Sample(name, tensor(lq), tensor(gt))
+
+
+def resolve_dataset(args: argparse.Namespace) -> Dataset:
+    """The dataset from --data (its layout) or --low/--high or --hr/--lr."""
+    if args.low or args.high:
+        if not (args.low and args.high):
+            raise ValueError("--low and --high go together")
+        pairs = find_pairs(args.low, args.high)
+        return Dataset("lle", f"pairs {args.low} -> {args.high}", _named(pairs))
+    if args.hr or args.scale:
+        if not args.scale:
+            raise ValueError("super-resolution needs --scale (2, 3 or 4)")
+        root = Path(args.hr or args.data or "")
+        hr_dir = root / "HR" if (root / "HR").is_dir() else root
+        lr_dir = Path(args.lr) if args.lr else root / f"LR_x{args.scale}"
+        if args.degradation is None and lr_dir.is_dir():
+            pairs = find_pairs(lr_dir, hr_dir)
+            return Dataset("sr", f"{hr_dir} with LR files {lr_dir}", _named(pairs), args.scale)
+        kind = args.degradation or "bicubic"
+        if kind != "bicubic":
+            raise ValueError(
+                f"--degradation {kind} keeps the size: evaluate it with a same-size model "
+                "via --low/--high, or use bicubic"
+            )
+        items = [(p.stem, None, p) for p in list_images(hr_dir)]
+        return Dataset(
+            "sr",
+            f"{hr_dir}, LR by {kind} x{args.scale}",
+            items,
+            args.scale,
+            SRDegradation(kind, args.scale),
+        )
+    if not args.data:
+        raise ValueError("give a dataset: --data DIR, --low/--high, or --hr with --scale")
+    root = Path(args.data)
+    if not root.is_dir():
+        raise FileNotFoundError(f"--data {root}: no such folder")
+    for sub in ("eval15", "."):
+        if (root / sub / "low").is_dir() and (root / sub / "high").is_dir():
+            pairs = find_pairs(root / sub / "low", root / sub / "high")
+            return Dataset("lle", f"{(root / sub).resolve()} low -> high", _named(pairs))
+    images = list_images(root)
+    if not images:
+        raise FileNotFoundError(f"--data {root}: no images, low/+high/, eval15/ or HR/ inside")
+    return Dataset("unpaired", f"{root} (no ground truth)", [(p.stem, p, None) for p in images])
+
+
+def _named(pairs) -> list:
+    return [(lq.stem, lq, gt) for lq, gt in pairs]
+
+
+# ------------------------------------------------------------------ the methods
+
+
+@dataclass
+class Method:
+    label: str
+    run: Callable[[torch.Tensor], torch.Tensor]  # (3, h, w) -> (3, H, W) on the CPU
+    params: int = 0
+    macs_per_mp: float | None = None  # multiply-accumulates per input megapixel
+    note: str = ""
+    seconds: float = 0.0
+    megapixels: float = 0.0
+    scores: dict = field(default_factory=dict)  # image name -> {metric: value}
+
+
+def _count_macs(net: torch.nn.Module, device: torch.device) -> float:
+    """MACs per input megapixel, counted on a 256x256 input (the networks are convolutional,
+    so the count grows linearly with the pixels)."""
+    side = 256
+    x = torch.rand(1, 3, side, side, device=device)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        net(x)
+    return counter.get_total_flops() / 2 / (side * side / 1e6)
+
+
+def build_methods(specs: Sequence[str], dataset: Dataset, args, device) -> list[Method]:
+    methods = []
+    for spec in specs:
+        label, _, target = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        label = label or Path(target).name
+        if dataset.kind == "sr" and target in SR_BASELINES:
+            fn, scale = SR_BASELINES[target], dataset.scale
+            methods.append(Method(label, lambda x, f=fn, s=scale: f(x, s), note="baseline"))
+            continue
+        if target in LLE_BASELINES:
+            if dataset.kind == "sr":
+                raise ValueError(
+                    f"{target} is a low-light baseline; for SR use {list(SR_BASELINES)}"
+                )
+            methods.append(Method(label, LLE_BASELINES[target], note="baseline"))
+            continue
+        if target in SR_BASELINES:
+            raise ValueError(f"{target} is an SR baseline: pass --scale with an SR dataset")
+        if not Path(target).exists():
+            known = sorted(SR_BASELINES if dataset.kind == "sr" else LLE_BASELINES)
+            raise FileNotFoundError(
+                f"method {target!r}: neither a baseline ({', '.join(known)}) nor an existing "
+                "run folder / checkpoint / weights file"
+            )
+        model = load_model(target, args.arch, name=label if "=" in spec else None)
+        net = model.net.to(device)
+        chain, note = [model], ""
+        if dataset.kind == "sr" and model.scale == 1:
+            note = "input: bicubic-upscaled LR"  # a same-size SR generator (SRCNN-style)
+        elif dataset.kind == "sr" and model.scale != dataset.scale:
+            raise ValueError(f"{target} upscales x{model.scale}, the data is x{dataset.scale}")
+        elif dataset.kind != "sr" and model.scale != 1:
+            raise ValueError(f"{target} upscales x{model.scale}: evaluate it on SR data (--scale)")
+
+        def run(x, chain=chain, upscale=bool(note)):
+            if upscale:
+                x = SR_BASELINES["bicubic"](x, dataset.scale)
+            return enhance_image(chain, x, device, args.tile, half=args.half)
+
+        methods.append(Method(model.name, run, model.num_params, _count_macs(net, device), note))
+    labels = [m.label for m in methods]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"two methods share a label in {labels}: name them with LABEL=SPEC")
+    return methods
+
+
+# ------------------------------------------------------------------ the metrics
+
+
+def _scores(out: torch.Tensor, sample: Sample, dataset: Dataset, gt_mean: bool) -> dict:
+    if dataset.kind == "sr":
+        return sr_metrics(out, sample.gt, dataset.scale)
+    if sample.gt is None:
+        o = out[None].clamp(0, 1)
+        ref = autocontrast(sample.lq[None])
+        stats = {k: v.item() for k, v in no_reference_stats(o).items()}
+        return {
+            "psnr_autocontrast (proxy)": _psnr(o, ref),
+            "ssim_autocontrast (proxy)": _ssim(o, ref),
+            **{f"{k} (proxy)": v for k, v in stats.items()},
+        }
+    o, g = out[None].double().clamp(0, 1).contiguous(), sample.gt[None].double().contiguous()
+    scores = {"psnr": _psnr(o, g), "ssim": _ssim(o, g), "mae": mean_absolute_error(o, g).item()}
+    if gt_mean:
+        # GT-mean: scale the output so its mean grey level matches the reference's (used
+        # by some LLE papers to factor out global brightness); reported apart, labelled.
+        rescaled = (o * (g.mean() / o.mean().clamp_min(1e-8))).clamp(0, 1)
+        scores["psnr (GT-mean)"] = _psnr(rescaled, g)
+        scores["ssim (GT-mean)"] = _ssim(rescaled, g)
+    return scores
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    return peak_signal_noise_ratio(a.double(), b.double(), data_range=1.0).item()
+
+
+def _ssim(a: torch.Tensor, b: torch.Tensor) -> float:
+    return structural_similarity_index_measure(a.double(), b.double(), data_range=1.0).item()
+
+
+# ------------------------------------------------------------------ outputs
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "inf"
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
+    return str(value)
+
+
+def summarize(methods: Sequence[Method]) -> tuple[list[str], list[list]]:
+    """One row per method: mean of per-image scores, then cost columns."""
+    metric_keys: list[str] = []
+    for m in methods:
+        for scores in m.scores.values():
+            metric_keys += [k for k in scores if k not in metric_keys]
+    header = ["method", *metric_keys, "params", "GMAC/MP", "ms/MP", "note"]
+    rows = []
+    for m in methods:
+        means = [
+            float(np.mean([s[k] for s in m.scores.values() if k in s])) if m.scores else None
+            for k in metric_keys
+        ]
+        gmac = None if m.macs_per_mp is None else round(m.macs_per_mp / 1e9, 2)
+        ms = round(1000 * m.seconds / m.megapixels, 1) if m.megapixels else None
+        rows.append([m.label, *means, m.params, gmac, ms, m.note])
+    return header, rows
+
+
+def write_outputs(methods: Sequence[Method], dataset: Dataset, out: Path, device) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    header, rows = summarize(methods)
+    with (out / "results.csv").open("w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    lines = [
+        f"Data: {dataset.description}, {len(dataset.items)} images; device: {device}.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + " --- |" * len(header),
+    ]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
+    if dataset.kind == "unpaired":
+        lines += ["", "No ground truth: every score is a zero-reference proxy, not fidelity."]
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    with (out / "per_image.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        keys = header[1 : header.index("params")]
+        writer.writerow(["image", "method", *keys])
+        for m in methods:
+            for name, scores in m.scores.items():
+                writer.writerow([name, m.label, *(scores.get(k) for k in keys)])
+    return out / "results.md"
+
+
+def save_grid(path: Path, panels: Sequence[tuple[str, torch.Tensor]], max_side: int = 384):
+    """Panels side by side (each resized to one height, at most `max_side`), labelled."""
+    height = min(max_side, max(p.shape[1] for _, p in panels))
+    images = []
+    for label, img in panels:
+        pil = Image.fromarray(to_uint(img.permute(1, 2, 0).numpy()))
+        width = max(1, round(pil.width * height / pil.height))
+        pil = pil.resize((width, height), Image.NEAREST if pil.height < height else Image.LANCZOS)
+        canvas = Image.new("RGB", (width, height + 16), "white")
+        canvas.paste(pil, (0, 16))
+        ImageDraw.Draw(canvas).text((2, 2), label, fill="black")
+        images.append(canvas)
+    grid = Image.new(
+        "RGB", (sum(i.width for i in images) + 4 * (len(images) - 1), height + 16), "white"
+    )
+    x = 0
+    for im in images:
+        grid.paste(im, (x, 0))
+        x += im.width + 4
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid.save(path)
+
+
+# ------------------------------------------------------------------ the command
+
+
+def evaluate(
+    dataset: Dataset,
+    methods: Sequence[Method],
+    out: Path,
+    grid: Sequence[str] = (),
+    gt_mean: bool = False,
+    progress: bool = True,
+    device: str | torch.device = "cpu",
+) -> Path:
+    """Run every method on every image; write the tables and grids; return results.md."""
+    failed = []
+    columns = [
+        TextColumn("[bold]evaluate"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+    ]
+    with Progress(*columns, disable=not progress) as bar:
+        task = bar.add_task("", total=len(dataset.items))
+        for item in dataset.items:
+            bar.update(task, description=item[0])
+            try:
+                sample = dataset.load(item)
+            except (OSError, ValueError) as e:
+                log.error("%s: %s (left out)", item[0], e)
+                failed.append(item[0])
+                bar.advance(task)
+                continue
+            outputs = []
+            mp = sample.lq.shape[1] * sample.lq.shape[2] / 1e6
+            for m in methods:
+                started = time.perf_counter()
+                result = m.run(sample.lq).float().clamp(0, 1)
+                m.seconds += time.perf_counter() - started
+                m.megapixels += mp
+                m.scores[sample.name] = _scores(result, sample, dataset, gt_mean)
+                outputs.append((m.label, result))
+            if sample.name in grid:
+                shown = sample.lq
+                if dataset.kind == "sr":
+                    shown = SR_BASELINES["nearest"](sample.lq, dataset.scale)
+                panels = [("input", shown), *outputs]
+                if sample.gt is not None:
+                    panels.append(("ground truth", sample.gt))
+                save_grid(out / "grids" / f"{sample.name}.png", panels)
+            bar.advance(task)
+    if failed:
+        log.warning("%d image(s) could not be read and are not scored: %s", len(failed), failed)
+    return write_outputs(methods, dataset, out, device)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m lowlight.evaluate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data", help="dataset folder (layout recognised, see above)")
+    p.add_argument("--low", help="low-light input folder (with --high)")
+    p.add_argument("--high", help="reference folder (with --low)")
+    p.add_argument("--hr", help="HR folder for super-resolution (with --scale)")
+    p.add_argument("--lr", help="LR folder matching --hr (default: LR_x<scale> beside HR)")
+    p.add_argument("--scale", type=int, choices=(2, 3, 4), help="super-resolution factor")
+    p.add_argument(
+        "--degradation", choices=SR_DEGRADATIONS, help="make LR from HR (default: use LR files)"
+    )
+    p.add_argument(
+        "--methods", nargs="+", help="baselines, runs, checkpoints, weights; LABEL=SPEC names one"
+    )
+    p.add_argument("--arch", choices=ARCHS, default="auto", help="what a .pth file is")
+    p.add_argument("-o", "--output", default="eval", help="output folder (default: eval/)")
+    p.add_argument(
+        "--grid", nargs="*", default=None, help="image names for grids (default: the first 3)"
+    )
+    p.add_argument("--gt-mean", action="store_true", help="also score GT-mean rescaled outputs")
+    p.add_argument("--tile", type=int, default=-1, help="tile side for models (0: never)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--half", action="store_true", help="float16 autocast for models (CUDA)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        device = select_device(args.device)
+        dataset = resolve_dataset(args)
+        specs = args.methods or list(SR_BASELINES if dataset.kind == "sr" else LLE_BASELINES)
+        methods = build_methods(specs, dataset, args, device)
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    grid = args.grid if args.grid is not None else [item[0] for item in dataset.items[:3]]
+    log.info("%s: %d images, %d methods", dataset.description, len(dataset.items), len(methods))
+    table = evaluate(
+        dataset, methods, Path(args.output), grid, args.gt_mean, not args.quiet, device
+    )
+    print(table.read_text())
+    print(f"wrote {table}, {table.with_name('results.csv')}, {table.with_name('per_image.csv')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

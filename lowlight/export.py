@@ -1,0 +1,181 @@
+"""Export a trained generator (or DCE-Net) for deployment: ONNX or TorchScript.
+
+    python -m lowlight.export logs/lle_gan/RUN --format onnx          # RUN/export/model.onnx
+    python -m lowlight.export RUN --format torchscript -o model.pt
+    python -m lowlight.export ../shared/data/weights/zero_dce_epoch99.pth --arch zero_dce
+
+The exported graph is the whole inference function: RGB (N, 3, H, W) float32 in [0, 1] in,
+clamped RGB (N, 3, scale*H, scale*W) out, with the run's colour space conversion and the
+padding its network needs inside, and dynamic batch, height and width (each side at least
+the network's size multiple). ONNX goes through `torch.onnx.export(dynamo=True)` (needs
+`onnxscript`); TorchScript through `torch.jit.trace`. After writing, the file is run again
+(onnxruntime for ONNX) on a random image of a different size and compared with PyTorch;
+a difference above 1e-4 is an error. A JSON file beside the model records its conventions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from lowlight.inference import ARCHS, LoadedModel, load_model
+
+log = logging.getLogger("lowlight.export")
+FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
+TOLERANCE = 1e-4
+
+
+def _example(net, extra: int = 0) -> torch.Tensor:
+    side = max(64, 4 * net.size_multiple)
+    gen = torch.Generator().manual_seed(0)
+    return torch.rand(1, 3, side + extra, side + 2 * extra + 3 * (extra > 0), generator=gen)
+
+
+def export_onnx(model: LoadedModel, path: Path, opset: int | None = None) -> None:
+    try:
+        import onnxscript  # noqa: F401  (the dynamo exporter needs it)
+    except ImportError as e:
+        raise RuntimeError(
+            "ONNX export needs onnx and onnxscript: pip install 'lowlight[export]'"
+        ) from e
+    net = model.net.eval()
+    multiple = max(2, net.size_multiple)  # export dims must allow more than one size
+    dims = {
+        0: torch.export.Dim("batch", min=1, max=64),
+        2: torch.export.Dim("height", min=multiple, max=16384),
+        3: torch.export.Dim("width", min=multiple, max=16384),
+    }
+    kwargs = {"opset_version": opset} if opset else {}
+    torch.onnx.export(
+        net,
+        (_example(net),),
+        str(path),
+        dynamo=True,
+        dynamic_shapes=(dims,),
+        input_names=["image"],
+        output_names=["output"],
+        verbose=False,
+        **kwargs,
+    )
+
+
+def run_onnx(path: Path, x: torch.Tensor) -> torch.Tensor:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return torch.from_numpy(session.run(None, {"image": x.numpy()})[0])
+
+
+def export_torchscript(model: LoadedModel, path: Path) -> None:
+    net = model.net.eval()
+    with warnings.catch_warnings():
+        # torch.jit.trace is deprecated in favour of torch.export; it is still what C++ and
+        # mobile runtimes load, which is why users ask for this format.
+        warnings.simplefilter("ignore", FutureWarning)
+        traced = torch.jit.trace(net, _example(net), check_trace=False)
+        traced.save(str(path))
+
+
+def run_torchscript(path: Path, x: torch.Tensor) -> torch.Tensor:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return torch.jit.load(str(path))(x)
+
+
+def verify(model: LoadedModel, path: Path, fmt: str) -> float:
+    """Max |exported - PyTorch| on a random image of another size than the one exported."""
+    x = _example(model.net, extra=13)
+    with torch.no_grad():
+        ref = model.net(x)
+        got = run_onnx(path, x) if fmt == "onnx" else run_torchscript(path, x)
+    if got.shape != ref.shape:
+        raise RuntimeError(
+            f"{path}: output {tuple(got.shape)} for input {tuple(x.shape)}, "
+            f"PyTorch gives {tuple(ref.shape)}: the size is not dynamic"
+        )
+    return (got - ref).abs().max().item()
+
+
+def default_output(spec: Path, fmt: str) -> Path:
+    ext = FORMATS[fmt]
+    if spec.is_dir():
+        return spec / "export" / f"model{ext}"
+    if spec.suffix == ".ckpt":
+        return spec.parent.parent / "export" / f"{spec.stem}{ext}"
+    return Path(f"{spec.stem}{ext}")
+
+
+def export(
+    spec: str | Path,
+    fmt: str,
+    out: str | Path | None = None,
+    arch: str = "auto",
+    opset: int | None = None,
+) -> dict:
+    """Export, verify and describe; returns the JSON record written beside the model."""
+    if fmt not in FORMATS:
+        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    model = load_model(spec, arch)
+    path = Path(out) if out else default_output(Path(spec), fmt)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "onnx":
+        export_onnx(model, path, opset)
+    else:
+        export_torchscript(model, path)
+    verified: float | None = None
+    try:
+        verified = verify(model, path, fmt)
+    except ImportError:
+        log.warning("onnxruntime is not installed: %s is not verified", path)
+    if verified is not None and verified > TOLERANCE:
+        raise RuntimeError(f"{path} differs from PyTorch by {verified:.2e} (> {TOLERANCE})")
+    record = {
+        "format": fmt,
+        "file": path.name,
+        "source": str(model.source),
+        "checkpoint": str(model.checkpoint) if model.checkpoint else None,
+        "input": "image: float32 RGB (N, 3, H, W) in [0, 1], H and W >= size_multiple",
+        "output": "output: float32 RGB (N, 3, scale*H, scale*W) in [0, 1]",
+        "scale": model.net.scale,
+        "size_multiple": model.net.size_multiple,
+        "color_space_inside": model.net.color_space,
+        "parameters": model.num_params,
+        "max_abs_diff_vs_pytorch": verified,
+    }
+    path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+    return {"path": path, **record}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lowlight.export",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("model", help="run folder, checkpoint, or Zero-DCE .pth")
+    parser.add_argument("--format", choices=sorted(FORMATS), default="onnx")
+    parser.add_argument("-o", "--output", help="file to write (default: RUN/export/model.EXT)")
+    parser.add_argument("--arch", choices=ARCHS, default="auto", help="what a .pth file is")
+    parser.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        done = export(args.model, args.format, args.output, args.arch, args.opset)
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    diff = done["max_abs_diff_vs_pytorch"]
+    check = "not verified" if diff is None else f"max |diff| vs PyTorch {diff:.1e}"
+    print(f"wrote {done['path']} ({done['parameters']:,} parameters; {check})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

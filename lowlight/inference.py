@@ -1,0 +1,269 @@
+"""Trained models as plain image-to-image functions: loading runs, tiling, chaining.
+
+A *model spec* is what a user points at: a run folder written by `lowlight.train`, one of
+its checkpoints, or the Zero-DCE authors' weights file. `load_model` rebuilds the
+generator from the run's saved `config.yaml`, loads its weights (the EMA copy when the run
+kept one) with `weights_only=True`, and wraps it in an `InferenceNet`: RGB in [0, 1] of
+any size in, clamped RGB out, with the colour space and size padding the run trained with.
+`enhance_image` runs a chain of such nets on one image, tile by tile when it is large.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lowlight.models.dce import DCENet
+from lowlight.models.dce.dce_net import flush_subnormal_
+from lowlight.ops.color import check_color_space, rgb_to_ycrcb, ycrcb_to_rgb
+
+ARCHS = ("auto", "run", "zero_dce")
+AUTO_TILE = 512  # tile side when --tile is omitted and the image is larger than...
+AUTO_TILE_ABOVE = 1024 * 1024  # ...this many pixels (about 1 MP)
+DEFAULT_OVERLAP = 64
+
+
+class InferenceNet(nn.Module):
+    """A generator as a function RGB (N, 3, H, W) in [0, 1] -> RGB (N, 3, sH, sW) in [0, 1].
+
+    Converts to the network's colour space, reflect-pads bottom/right to the generator's
+    `size_multiple` (without branching on the size, so that it exports with dynamic
+    height and width), runs the generator, crops back and clamps. Sides must be at least
+    `size_multiple` (reflection needs that much image).
+    """
+
+    def __init__(self, generator: nn.Module, color_space: str = "rgb") -> None:
+        super().__init__()
+        self.generator = generator
+        self.color_space = check_color_space(color_space, "system.color_space")
+        self.size_multiple = int(getattr(generator, "size_multiple", 1))
+        self.scale = int(getattr(generator, "scale", 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2], x.shape[-1]
+        if self.color_space == "ycrcb":
+            x = rgb_to_ycrcb(x)
+        m = self.size_multiple
+        if m > 1:
+            x = F.pad(x, (0, (-w) % m, 0, (-h) % m), mode="reflect")
+        y = self.generator(x)[..., : h * self.scale, : w * self.scale]
+        if self.color_space == "ycrcb":
+            y = ycrcb_to_rgb(y)
+        return y.clamp(0.0, 1.0)
+
+
+@dataclass
+class LoadedModel:
+    """A ready-to-run model and where it came from."""
+
+    name: str
+    net: InferenceNet
+    source: Path
+    checkpoint: Path | None = None
+    config: dict | None = None
+
+    @property
+    def scale(self) -> int:
+        return self.net.scale
+
+    @property
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.net.parameters())
+
+
+def generator_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """The generator's weights from a Lightning checkpoint (`weights_only=True`): the EMA
+    copy (`generator_ema.module.*`) when the run kept one, else `generator.*`."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = state.get("state_dict", state)
+    ema = "generator_ema.module."
+    prefix = ema if any(k.startswith(ema) for k in state) else "generator."
+    weights = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+    if not weights:
+        raise ValueError(f"{path} holds no generator weights (keys generator.* expected)")
+    return weights
+
+
+def choose_checkpoint(run: Path) -> Path:
+    """The checkpoint to use from a run folder: the best one the run recorded in
+    results.json, else checkpoints/last.ckpt, else the newest checkpoint."""
+    results = run / "results.json"
+    if results.is_file():
+        best = json.loads(results.read_text()).get("best_checkpoint")
+        if best and Path(best).is_file():
+            return Path(best)
+        if best and (run / "checkpoints" / Path(best).name).is_file():  # a moved run folder
+            return run / "checkpoints" / Path(best).name
+    if (run / "checkpoints" / "last.ckpt").is_file():
+        return run / "checkpoints" / "last.ckpt"
+    found = sorted((run / "checkpoints").glob("*.ckpt"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise FileNotFoundError(f"no checkpoint in {run / 'checkpoints'}")
+    return found[-1]
+
+
+def _is_zero_dce_file(path: Path) -> bool:
+    if path.suffix not in (".pth", ".pt") or not path.is_file():
+        return False
+    with contextlib.suppress(Exception):
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        return any(k.removeprefix("module.").startswith("e_conv1.") for k in state)
+    return False
+
+
+def load_model(spec: str | Path, arch: str = "auto", name: str | None = None) -> LoadedModel:
+    """Load a run folder, a checkpoint inside one, or (`arch="zero_dce"`, or detected from
+    the keys) the Zero-DCE authors' weights file, ready for inference on CPU."""
+    from hydra.utils import instantiate  # hydra is slow to import; only needed here
+    from omegaconf import OmegaConf
+
+    if arch not in ARCHS:
+        raise ValueError(f"--arch must be one of {', '.join(ARCHS)}, got {arch!r}")
+    path = Path(spec)
+    if not path.exists():
+        raise FileNotFoundError(f"model not found: {path} (a run folder, .ckpt or .pth)")
+    if arch == "zero_dce" or (arch == "auto" and _is_zero_dce_file(path)):
+        net = InferenceNet(DCENet.from_zero_dce(path)).eval()
+        return LoadedModel(name or "zero_dce", net, path, checkpoint=path)
+    if path.is_dir():
+        run, checkpoint = path, choose_checkpoint(path)
+    elif path.suffix == ".ckpt":
+        run, checkpoint = path.parent.parent, path  # RUN/checkpoints/NAME.ckpt
+    else:
+        raise ValueError(
+            f"{path}: not a run folder, a .ckpt or a Zero-DCE .pth (pass --arch zero_dce "
+            "for the authors' weights)"
+        )
+    config = run / "config.yaml"
+    if not config.is_file():
+        raise FileNotFoundError(
+            f"{config} not found: a model must be a run folder written by lowlight.train "
+            "(or a checkpoint inside its checkpoints/ folder)"
+        )
+    cfg = OmegaConf.load(config)
+    generator = instantiate(cfg.system.generator)
+    try:
+        generator.load_state_dict(generator_weights(checkpoint))
+    except RuntimeError as e:
+        raise ValueError(f"{checkpoint} does not fit the generator in {config}: {e}") from e
+    net = InferenceNet(flush_subnormal_(generator), cfg.system.get("color_space", "rgb"))
+    return LoadedModel(
+        name or run.name,
+        net.eval(),
+        path,
+        checkpoint=checkpoint,
+        config=OmegaConf.to_container(cfg, resolve=True),
+    )
+
+
+def select_device(device: str) -> torch.device:
+    """`auto` (CUDA when available), `cpu` or `cuda`; a clear error for CUDA without one."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ValueError(f"--device must be auto, cpu or cuda, got {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda: no CUDA device is available (use cpu or auto)")
+    return torch.device(device)
+
+
+def _spans(length: int, tile: int, overlap: int, multiple: int) -> list[tuple[int, int]]:
+    """Tile spans along one axis: starts on multiples of `multiple` (so that pooling sees
+    the same grid as the whole image), overlapping by at least `overlap`, the last one
+    reaching the end."""
+    if length <= tile:
+        return [(0, length)]
+    stride = max(multiple, (tile - overlap) // multiple * multiple)
+    spans, start = [], 0
+    while start + tile < length:
+        spans.append((start, start + tile))
+        start += stride
+    last = (length - tile) // multiple * multiple
+    spans.append((last, length))
+    return spans
+
+
+def _ramp(size: int, before: bool, after: bool, width: int) -> torch.Tensor:
+    """Blending weights along one tile axis: rising over `width` from an edge shared with a
+    neighbour tile, flat (1) elsewhere and along the image border."""
+    w = torch.ones(size)
+    width = min(width, size)
+    ramp = (torch.arange(width, dtype=torch.float32) + 0.5) / width
+    if before:
+        w[:width] = torch.minimum(w[:width], ramp)
+    if after:
+        w[size - width :] = torch.minimum(w[size - width :], ramp.flip(0))
+    return w
+
+
+@torch.no_grad()
+def run_tiled(
+    net: InferenceNet, x: torch.Tensor, tile: int | None, overlap: int = DEFAULT_OVERLAP
+) -> torch.Tensor:
+    """`net(x)` for one (1, 3, H, W) image, computed tile by tile when `tile` is set and the
+    image is larger: tiles overlap by `overlap` input pixels and are blended with linear
+    ramps, so memory is bounded by the tile size. Away from the seams the result equals the
+    untiled one wherever the network's receptive field fits in the overlap. The output is
+    assembled in float32 on the CPU."""
+    h, w = x.shape[-2:]
+    if not tile or (h <= tile and w <= tile):
+        return net(x).float().cpu()
+    m, s = net.size_multiple, net.scale
+    tile = max(m, tile // m * m)
+    overlap = min(overlap, tile // 2)
+    out = torch.zeros(1, 3, h * s, w * s)
+    weight = torch.zeros(1, 1, h * s, w * s)
+    rows, cols = _spans(h, tile, overlap, m), _spans(w, tile, overlap, m)
+    for i, (top, bottom) in enumerate(rows):
+        wy = _ramp((bottom - top) * s, i > 0, i < len(rows) - 1, overlap * s)
+        for j, (left, right) in enumerate(cols):
+            wx = _ramp((right - left) * s, j > 0, j < len(cols) - 1, overlap * s)
+            y = net(x[..., top:bottom, left:right]).float().cpu()
+            wt = (wy[:, None] * wx[None, :])[None, None]
+            out[..., top * s : bottom * s, left * s : right * s] += y * wt
+            weight[..., top * s : bottom * s, left * s : right * s] += wt
+    return out / weight
+
+
+def auto_tile(h: int, w: int) -> int | None:
+    """The tile side used when none is given: whole images up to ~1 MP, 512 px tiles above."""
+    return AUTO_TILE if h * w > AUTO_TILE_ABOVE else None
+
+
+def enhance_image(
+    models: Sequence[LoadedModel],
+    image: torch.Tensor,
+    device: torch.device | str = "cpu",
+    tile: int | None = -1,
+    overlap: int = DEFAULT_OVERLAP,
+    half: bool = False,
+) -> torch.Tensor:
+    """Run a chain of models on one (3, H, W) or (1, 3, H, W) RGB image in [0, 1].
+
+    `tile`: -1 picks automatically per stage (`auto_tile`), 0/None never tiles, N uses N px
+    tiles. `half` runs the networks under float16 autocast (CUDA only). Returns (3, H', W')
+    float32 on the CPU.
+    """
+    device = torch.device(device)
+    if half and device.type != "cuda":
+        raise ValueError("--half needs a CUDA device (float16 on CPU is slow and inexact)")
+    x = image if image.dim() == 4 else image[None]
+    for model in models:
+        net = model.net.to(device)
+        m = net.size_multiple
+        h, w = x.shape[-2:]
+        if min(h, w) < m:  # reflection padding needs at least `m` pixels: extend the edge
+            x = F.pad(x, (0, max(0, m - w), 0, max(0, m - h)), mode="replicate")
+        size = tile if tile is None or tile >= 0 else auto_tile(h, w)
+        autocast = torch.autocast("cuda", dtype=torch.float16) if half else contextlib.nullcontext()
+        with autocast:
+            y = run_tiled(net, x.to(device), size, overlap)
+        x = y[..., : h * net.scale, : w * net.scale]
+    return x[0].clamp(0.0, 1.0)

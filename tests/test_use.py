@@ -1,0 +1,420 @@
+"""Using trained models: `lowlight.enhance`, `lowlight.evaluate`, `lowlight.export`."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from conftest import SHARED_DATA, compose_cfg, make_pairs, random_image, tiny
+from lowlight import baselines
+from lowlight.data.io import read_image, write_image
+from lowlight.enhance import main as enhance_main
+from lowlight.evaluate import main as evaluate_main
+from lowlight.export import export
+from lowlight.inference import InferenceNet, enhance_image, load_model, run_tiled
+from lowlight.models.dce import DCENet
+from lowlight.models.generators import UNet
+from lowlight.train import train
+
+ZERO_DCE = SHARED_DATA / "weights" / "zero_dce_epoch99.pth"
+
+
+def fake_run(folder, overrides):
+    """A run folder as lowlight.train leaves it (config.yaml + a checkpoint), untrained."""
+    cfg = compose_cfg(overrides, folder)
+    folder.mkdir(parents=True)
+    OmegaConf.save(cfg, folder / "config.yaml", resolve=True)
+    system = instantiate(cfg.system)
+    torch.manual_seed(0)
+    with torch.no_grad():  # not the default init: loading must really replace weights
+        for p in system.generator.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    (folder / "checkpoints").mkdir()
+    torch.save({"state_dict": system.state_dict()}, folder / "checkpoints" / "last.ckpt")
+    return folder, system
+
+
+@pytest.fixture(scope="module")
+def lle_run(tmp_path_factory):
+    """A real (1-epoch, tiny) lle_gan run folder, in YCrCb to exercise the conversion."""
+    out = tmp_path_factory.mktemp("runs") / "lle"
+    cfg = compose_cfg([*tiny("lle_gan"), "data.color_space=ycrcb"], out)
+    train(cfg)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sr_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "sr"
+    return fake_run(out, ["+experiment=esrgan_psnr", "data.scale=4"])[0]
+
+
+def _photos(folder, n=3, size=(40, 56), ext=".png"):
+    rng = np.random.default_rng(1)
+    return [write_image(folder / f"p{i}{ext}", random_image(rng, *size) * 0.3) for i in range(n)]
+
+
+# ---------------------------------------------------------------- loading runs
+
+
+def test_a_loaded_run_computes_what_its_system_computes(lle_run):
+    model = load_model(lle_run)
+    assert model.name == "lle" and model.checkpoint.suffix == ".ckpt"
+    cfg = OmegaConf.load(lle_run / "config.yaml")
+    system = instantiate(cfg.system)
+    state = torch.load(model.checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    system.load_state_dict(state)
+    x = torch.rand(1, 3, 37, 45)  # not a multiple of the U-Net's 8
+    torch.testing.assert_close(model.net(x), system.eval().enhance(x))
+    assert cfg.system.color_space == "ycrcb"
+
+
+def test_ema_weights_are_preferred(tmp_path):
+    folder, system = fake_run(tmp_path / "run", ["+experiment=esrgan_psnr", "data.scale=2"])
+    state = system.state_dict()
+    ema = {k: v for k, v in state.items() if k.startswith("generator.")}
+    state.update({k.replace("generator.", "generator_ema.module.", 1): v for k, v in ema.items()})
+    state["generator_ema.module.conv_first.weight"] = torch.zeros_like(
+        ema["generator.conv_first.weight"]
+    )
+    torch.save({"state_dict": state}, folder / "checkpoints" / "last.ckpt")
+    loaded = load_model(folder)
+    assert loaded.net.generator.conv_first.weight.abs().sum() == 0
+
+
+def test_bad_model_specs_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="model not found"):
+        load_model(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        load_model(tmp_path / "empty")
+    (tmp_path / "x.txt").write_text("hello")
+    with pytest.raises(ValueError, match="not a run folder"):
+        load_model(tmp_path / "x.txt")
+
+
+# ---------------------------------------------------------------- tiling
+
+
+@pytest.mark.parametrize(
+    "net",
+    [
+        InferenceNet(DCENet(width=8)),
+        InferenceNet(UNet(channels=(8, 16, 32)), "ycrcb"),
+    ],
+    ids=["dce_net", "unet"],
+)
+def test_tiled_matches_untiled_away_from_seams(net):
+    torch.manual_seed(0)
+    net.eval()
+    x = torch.rand(1, 3, 150, 205)
+    whole = net(x).detach()
+    tiled = run_tiled(net, x, tile=64, overlap=32)
+    assert tiled.shape == whole.shape
+    diff = (tiled - whole).abs()[0].amax(0)
+    # seams: the overlap bands (tiles start on multiples of the stride, 32 here)
+    interior = torch.ones_like(diff, dtype=torch.bool)
+    for start in range(32, 205, 32):
+        interior[:, start : start + 32] = False
+        interior[start : start + 32, :] = False
+    assert interior.sum() > 0
+    assert diff[interior].max() <= 1 / 255
+    assert diff.max() < 0.05, "even on the seams the blend stays close"
+
+
+def test_auto_tiling_kicks_in_for_large_images(monkeypatch):
+    calls = []
+    net = InferenceNet(DCENet(width=4)).eval()
+    orig = net.forward
+    monkeypatch.setattr(net, "forward", lambda x: calls.append(tuple(x.shape)) or orig(x))
+    model = type("M", (), {"net": net})()
+    enhance_image([model], torch.rand(3, 1100, 1000), tile=-1)
+    assert max(c[-1] for c in calls) == 512 and len(calls) > 4
+    calls.clear()
+    enhance_image([model], torch.rand(3, 100, 120), tile=-1)
+    assert calls == [(1, 3, 100, 120)]
+
+
+# ---------------------------------------------------------------- enhance
+
+
+def test_enhance_files_folders_and_globs(lle_run, tmp_path):
+    photos = _photos(tmp_path / "in")
+    extra = _photos(tmp_path / "more", n=2, ext=".jpg")
+    out = tmp_path / "out"
+    args = [str(photos[0]), str(tmp_path / "more"), str(tmp_path / "in" / "p[12].png")]
+    assert enhance_main([*args, "-o", str(out), "--model", str(lle_run), "-q"]) == 0
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["p0.jpg", "p0.png", "p1.jpg", "p1.png", "p2.png"]
+    for src in [*photos, *extra]:
+        assert read_image(out / src.name).shape == read_image(src).shape
+    # the same again: nothing overwritten without --overwrite
+    before = (out / "p0.png").stat().st_mtime_ns
+    assert enhance_main([str(photos[0]), "-o", str(out), "--model", str(lle_run), "-q"]) == 0
+    assert (out / "p0.png").stat().st_mtime_ns == before
+    assert (
+        enhance_main([str(photos[0]), "-o", str(out), "-m", str(lle_run), "-q", "--overwrite"]) == 0
+    )
+    assert (out / "p0.png").stat().st_mtime_ns != before
+
+
+def test_enhance_a_broken_file_does_not_stop_the_others(lle_run, tmp_path, capsys):
+    photos = _photos(tmp_path / "in")
+    (tmp_path / "in" / "broken.png").write_bytes(b"\x89PNG not really")
+    out = tmp_path / "out"
+    code = enhance_main([str(tmp_path / "in"), "-o", str(out), "--model", str(lle_run), "-q"])
+    assert code == 1
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in photos)
+    assert "broken.png" in capsys.readouterr().err
+
+
+def test_enhance_16_bit_in_and_out_and_exif(lle_run, tmp_path):
+    import cv2
+    from PIL import Image
+
+    img16 = (random_image(np.random.default_rng(0), 32, 48) * 20000).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "deep.png"), img16)
+    rotated = Image.fromarray(
+        (random_image(np.random.default_rng(1), 24, 40) * 80).astype(np.uint8)
+    )
+    exif = rotated.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
+    rotated.save(tmp_path / "turned.jpg", exif=exif)
+    out = tmp_path / "out"
+    args = [str(tmp_path / "deep.png"), str(tmp_path / "turned.jpg"), "-o", str(out)]
+    assert enhance_main([*args, "-m", str(lle_run), "--format", "png", "--bits", "16", "-q"]) == 0
+    assert cv2.imread(str(out / "deep.png"), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+    assert read_image(out / "turned.png").shape[:2] == (40, 24), "EXIF orientation applied"
+
+
+def test_chain_enhances_then_super_resolves(lle_run, sr_run, tmp_path):
+    (photo,) = _photos(tmp_path / "in", n=1, size=(20, 26))
+    out = tmp_path / "out"
+    assert (
+        enhance_main([str(photo), "-o", str(out), "--chain", str(lle_run), str(sr_run), "-q"]) == 0
+    )
+    assert read_image(out / "p0.png").shape == (80, 104, 3)
+
+
+def test_enhance_refuses_bad_requests(lle_run, tmp_path, capsys):
+    _photos(tmp_path / "a", n=1)
+    _photos(tmp_path / "b", n=1)
+    out = str(tmp_path / "out")
+    assert (
+        enhance_main([str(tmp_path / "a"), str(tmp_path / "b"), "-o", out, "-m", str(lle_run)]) == 2
+    )
+    assert "both be written" in capsys.readouterr().err
+    assert enhance_main([str(tmp_path / "nope.png"), "-o", out, "-m", str(lle_run)]) == 2
+    assert "input not found" in capsys.readouterr().err
+    assert (
+        enhance_main(
+            [str(tmp_path / "a"), "-o", out, "-m", str(lle_run), "--half", "--device", "cpu"]
+        )
+        == 1
+    )
+    assert "--half needs a CUDA device" in capsys.readouterr().err
+
+
+@pytest.mark.realdata
+def test_enhance_with_the_authors_zero_dce_weights(tmp_path):
+    src = SHARED_DATA / "lowlight" / "LIME" / "3.bmp"
+    out = tmp_path / "out"
+    assert (
+        enhance_main(
+            [str(src), "-o", str(out), "--model", str(ZERO_DCE), "--arch", "zero_dce", "-q"]
+        )
+        == 0
+    )
+    assert read_image(out / "3.bmp").mean() > read_image(src).mean() + 0.05
+
+
+# ---------------------------------------------------------------- baselines and evaluate
+
+
+def test_every_baseline_runs_and_stays_in_range():
+    x = torch.rand(3, 24, 32) * 0.4
+    for name, fn in baselines.LLE_BASELINES.items():
+        y = fn(x)
+        assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1, name
+    torch.testing.assert_close(
+        baselines.gamma(torch.full((3, 2, 2), 0.25), 2.0), torch.full((3, 2, 2), 0.5)
+    )
+    assert baselines.hist_eq(x)[2].max() > 0.9 > x.max(), "equalization stretches V to the top"
+    for name, fn in baselines.SR_BASELINES.items():
+        y = fn(x, 3)
+        assert y.shape == (3, 72, 96) and y.min() >= 0 and y.max() <= 1, name
+
+
+def _read_csv(path):
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_evaluate_known_answers(tmp_path):
+    """identity on low == high scores infinite PSNR; a uniform 0.2 offset scores 13.98 dB."""
+    make_pairs(tmp_path / "same", n=2, size=(32, 40))
+    for p in (tmp_path / "same" / "high").iterdir():  # low := high
+        write_image(tmp_path / "same" / "low" / p.name, read_image(p))
+    assert (
+        evaluate_main(
+            [
+                "--data",
+                str(tmp_path / "same"),
+                "--methods",
+                "identity",
+                "-o",
+                str(tmp_path / "e1"),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    (row,) = _read_csv(tmp_path / "e1" / "results.csv")
+    assert math.isinf(float(row["psnr"])) and float(row["ssim"]) == pytest.approx(1.0)
+
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        high = np.round(random_image(rng, 32, 40) * 0.7 * 255) / 255
+        write_image(tmp_path / "off" / "high" / f"{i}.png", high)
+        write_image(tmp_path / "off" / "low" / f"{i}.png", high + 51 / 255)
+    out = tmp_path / "e2"
+    code = evaluate_main(
+        [
+            "--low",
+            str(tmp_path / "off" / "low"),
+            "--high",
+            str(tmp_path / "off" / "high"),
+            "--methods",
+            "identity",
+            "gamma",
+            "hist_eq",
+            "clahe",
+            "autocontrast",
+            "-o",
+            str(out),
+            "--grid",
+            "1",
+            "--gt-mean",
+            "-q",
+        ]
+    )
+    assert code == 0
+    rows = {r["method"]: r for r in _read_csv(out / "results.csv")}
+    assert float(rows["identity"]["psnr"]) == pytest.approx(10 * math.log10(1 / 0.2**2), abs=1e-3)
+    assert float(rows["identity"]["mae"]) == pytest.approx(0.2, abs=1e-4)
+    assert "psnr (GT-mean)" in rows["identity"]
+    assert set(rows) == {"identity", "gamma", "hist_eq", "clahe", "autocontrast"}
+    assert len(_read_csv(out / "per_image.csv")) == 5 * 3
+    assert (out / "grids" / "1.png").is_file() and not (out / "grids" / "0.png").exists()
+    table = (out / "results.md").read_text()
+    assert "| identity | 13.98 |" in table and "ms/MP" in table
+
+
+def test_evaluate_sr_with_a_run_and_baselines(sr_run, tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        write_image(tmp_path / "hr" / f"{i}.png", random_image(rng, 48, 64))
+    out = tmp_path / "e"
+    code = evaluate_main(
+        [
+            "--hr",
+            str(tmp_path / "hr"),
+            "--scale",
+            "4",
+            "--methods",
+            "bicubic",
+            "nearest",
+            f"mine={sr_run}",
+            "-o",
+            str(out),
+            "-q",
+        ]
+    )
+    assert code == 0
+    rows = {r["method"]: r for r in _read_csv(out / "results.csv")}
+    assert {"psnr_y", "ssim_y", "psnr", "ssim", "mae"} <= set(rows["mine"])
+    assert float(rows["bicubic"]["psnr_y"]) > float(rows["nearest"]["psnr_y"])
+    assert int(rows["mine"]["params"]) > 0 and float(rows["mine"]["GMAC/MP"]) > 0
+    assert rows["bicubic"]["params"] == "0"
+
+
+def test_evaluate_unpaired_reports_labelled_proxies(lle_run, tmp_path):
+    _photos(tmp_path / "dark", n=2)
+    out = tmp_path / "e"
+    assert (
+        evaluate_main(
+            [
+                "--data",
+                str(tmp_path / "dark"),
+                "--methods",
+                "gamma",
+                str(lle_run),
+                "-o",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    header = (out / "results.md").read_text()
+    assert "psnr_autocontrast (proxy)" in header and "exposure_error (proxy)" in header
+    assert "not fidelity" in header
+
+
+def test_evaluate_errors_name_the_problem(tmp_path, capsys):
+    make_pairs(tmp_path / "p", n=2)
+    assert evaluate_main(["--data", str(tmp_path / "p"), "--methods", "bicubik", "-q"]) == 2
+    assert "bicubik" in capsys.readouterr().err
+    assert evaluate_main(["--data", str(tmp_path / "nowhere"), "-q"]) == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- export
+
+GENERATORS = {
+    "unet": ["+experiment=lle_gan", "system.generator.channels=[8,16,32]"],
+    "unet_ycrcb": [
+        "+experiment=lle_gan",
+        "system.generator.channels=[8,16]",
+        "data.color_space=ycrcb",
+    ],
+    "seed_unet": ["+experiment=lle_gan_seed", "system.generator.widths=[8,16,16]"],
+    "srcnn": ["+experiment=sr_gan", "system.generator.widths=[8,8]"],
+    "rrdbnet": [
+        "+experiment=esrgan_psnr",
+        "data.scale=2",
+        "system.generator.num_feat=8",
+        "system.generator.num_block=1",
+        "system.generator.num_grow_ch=4",
+    ],
+    "dce_net": ["+experiment=dce_net", "system.generator.width=8"],
+}
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_export_matches_pytorch_at_another_size(name, fmt, tmp_path):
+    folder, _ = fake_run(tmp_path / name, GENERATORS[name])
+    done = export(folder, fmt)
+    assert done["path"].is_file() and done["path"].parent == folder / "export"
+    assert done["max_abs_diff_vs_pytorch"] is not None and done["max_abs_diff_vs_pytorch"] < 1e-4
+    # and independently here, at yet another size
+    from lowlight.export import run_onnx, run_torchscript
+
+    net = load_model(folder).net
+    x = torch.rand(1, 3, 40, 57)
+    run = run_onnx if fmt == "onnx" else run_torchscript
+    with torch.no_grad():
+        torch.testing.assert_close(run(done["path"], x), net(x), atol=1e-4, rtol=0)
+
+
+@pytest.mark.realdata
+def test_export_the_authors_zero_dce(tmp_path):
+    done = export(ZERO_DCE, "onnx", tmp_path / "zero_dce.onnx", arch="zero_dce")
+    assert done["parameters"] == 79416 and done["max_abs_diff_vs_pytorch"] < 1e-4
