@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install train test test-full lint format bench-sr clean
+.PHONY: install train test test-full lint format bench bench-sr clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(STAMP)
 ## Everything, slow tests included.
 test-full: $(STAMP)
 	$(PY) -m pytest $(ARGS)
+
+## Tiled vs untiled inference: time and peak memory side by side (~3 min on 2 CPU cores).
+bench: $(STAMP)
+	$(PY) benchmarks/tiling.py $(ARGS)
 
 ## SR proof: esrgan_psnr x4 on SunHays80, Set5 x4 Y-PSNR vs bicubic (~25 min on 2 CPU cores).
 bench-sr: $(STAMP)
