@@ -105,11 +105,21 @@ def _column_order(key: str) -> tuple:
     return (stage != "test", stage == "", rank, key)
 
 
-def build_table(jobs: Sequence[Job]) -> tuple[list[str], list[list]]:
+def build_table(
+    jobs: Sequence[Job], columns: Sequence[str] | None = None
+) -> tuple[list[str], list[list]]:
+    """Header and rows: job, the swept overrides, then metrics (all, or `columns` in order)."""
     swept = varying(jobs)
     done = [j for j in jobs if j.results is not None]
     keys = sorted({k for j in done for k in j.metrics}, key=_column_order)
     metric_keys = [k for k in keys if not k.startswith("test/input_")]
+    if columns:
+        unknown = [c for c in columns if c not in metric_keys]
+        if unknown:
+            raise ValueError(
+                f"--columns {', '.join(unknown)}: not in the results; have {metric_keys}"
+            )
+        metric_keys = list(columns)
     header = ["job", *swept, *metric_keys]
     rows = [
         [
@@ -199,7 +209,12 @@ def plot(jobs: Sequence[Job], metric: str, out: Path) -> list[Path]:
     return written
 
 
-def report(root: str | Path, metric: str | None = None, out: str | Path | None = None) -> dict:
+def report(
+    root: str | Path,
+    metric: str | None = None,
+    out: str | Path | None = None,
+    columns: Sequence[str] | None = None,
+) -> dict:
     """Write the table and figures for the multirun at `root`; returns what was written."""
     root = Path(root)
     out = Path(out) if out else root
@@ -208,7 +223,7 @@ def report(root: str | Path, metric: str | None = None, out: str | Path | None =
     failed = [j.folder.name for j in jobs if j.results is None]
     if failed:
         log.warning("jobs without results.json (failed or unfinished): %s", ", ".join(failed))
-    header, rows = build_table(jobs)
+    header, rows = build_table(jobs, columns)
     write_tables(header, rows, out)
     done = [j for j in jobs if j.results is not None]
     if metric is None:
@@ -233,11 +248,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--metric", help=f"metric for the bar chart (default: first of {', '.join(HEADLINE)})"
     )
     parser.add_argument("--out", help="where to write (default: the multirun folder)")
+    parser.add_argument("--columns", nargs="+", help="only these metric columns, in this order")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        written = report(args.multirun_dir, args.metric, args.out)
-    except FileNotFoundError as e:
+        written = report(args.multirun_dir, args.metric, args.out, args.columns)
+    except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(written["table"].read_text())

@@ -64,6 +64,10 @@ def test_report_writes_elsewhere_on_request(tmp_path):
         == 0
     )
     assert (tmp_path / "out" / "report.md").is_file()
+    assert main([str(tmp_path / "sweep"), "--columns", "val/loss", "test/psnr"]) == 0
+    header = (tmp_path / "sweep" / "report.md").read_text().splitlines()[0]
+    assert header == "| job | a | val/loss | test/psnr |"
+    assert main([str(tmp_path / "sweep"), "--columns", "test/nope"]) == 2
     with pytest.raises(FileNotFoundError):
         report(tmp_path / "nothing")
 
