@@ -340,6 +340,7 @@ def evaluate(
     methods: Sequence[Method],
     out: Path,
     grid: Sequence[str] = (),
+    grid_height: int = 384,
     gt_mean: bool = False,
     progress: bool = True,
     device: str | torch.device = "cpu",
@@ -382,7 +383,7 @@ def evaluate(
                 panels = [("input", shown), *outputs]
                 if sample.gt is not None:
                     panels.append(("ground truth", sample.gt))
-                save_grid(out / "grids" / f"{sample.name}.png", panels)
+                save_grid(out / "grids" / f"{sample.name}.png", panels, grid_height)
             bar.advance(task)
     if failed:
         log.warning("%d image(s) could not be read and are not scored: %s", len(failed), failed)
@@ -412,6 +413,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--grid", nargs="*", default=None, help="image names for grids (default: the first 3)"
     )
+    p.add_argument("--grid-height", type=int, default=384, help="panel height in grids (px)")
     p.add_argument("--gt-mean", action="store_true", help="also score GT-mean rescaled outputs")
     p.add_argument("--tile", type=int, default=-1, help="tile side for models (0: never)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
@@ -433,8 +435,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     grid = args.grid if args.grid is not None else [item[0] for item in dataset.items[:3]]
     log.info("%s: %d images, %d methods", dataset.description, len(dataset.items), len(methods))
+    if args.grid_height < 16:
+        print("error: --grid-height must be at least 16 px", file=sys.stderr)
+        return 2
     table = evaluate(
-        dataset, methods, Path(args.output), grid, args.gt_mean, not args.quiet, device
+        dataset,
+        methods,
+        Path(args.output),
+        grid,
+        args.grid_height,
+        args.gt_mean,
+        not args.quiet,
+        device,
     )
     print(table.read_text())
     print(f"wrote {table}, {table.with_name('results.csv')}, {table.with_name('per_image.csv')}")

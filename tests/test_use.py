@@ -418,3 +418,48 @@ def test_export_matches_pytorch_at_another_size(name, fmt, tmp_path):
 def test_export_the_authors_zero_dce(tmp_path):
     done = export(ZERO_DCE, "onnx", tmp_path / "zero_dce.onnx", arch="zero_dce")
     assert done["parameters"] == 79416 and done["max_abs_diff_vs_pytorch"] < 1e-4
+
+
+def test_evaluate_reads_the_lol_layout(tmp_path):
+    make_pairs(tmp_path / "LOL" / "our485", n=3)
+    make_pairs(tmp_path / "LOL" / "eval15", n=2)
+    out = tmp_path / "e"
+    assert (
+        evaluate_main(
+            ["--data", str(tmp_path / "LOL"), "--methods", "identity", "-o", str(out), "-q"]
+        )
+        == 0
+    )
+    assert "eval15" in (out / "results.md").read_text()
+    assert len(_read_csv(out / "per_image.csv")) == 2, "eval15 is scored, our485 is not"
+
+
+@pytest.mark.realdata
+def test_evaluate_set5_bicubic_matches_the_literature(tmp_path):
+    out = tmp_path / "e"
+    args = ["--data", str(SHARED_DATA / "sr" / "Set5"), "--scale", "4", "--methods", "bicubic"]
+    assert evaluate_main([*args, "-o", str(out), "-q", "--grid"]) == 0
+    (row,) = _read_csv(out / "results.csv")
+    assert float(row["psnr_y"]) == pytest.approx(28.42, abs=0.05)
+    assert float(row["ssim_y"]) == pytest.approx(0.8104, abs=0.002)
+    assert not (out / "grids").exists(), "--grid with no names draws none"
+
+
+@pytest.mark.realdata
+def test_evaluate_the_authors_zero_dce_on_lime(tmp_path):
+    out = tmp_path / "e"
+    args = [
+        "--data",
+        str(SHARED_DATA / "lowlight" / "LIME"),
+        "--methods",
+        "identity",
+        str(ZERO_DCE),
+    ]
+    assert evaluate_main([*args, "-o", str(out), "-q", "--grid", "3"]) == 0
+    rows = {r["method"]: r for r in _read_csv(out / "results.csv")}
+    assert (
+        float(rows["zero_dce"]["brightness (proxy)"])
+        > float(rows["identity"]["brightness (proxy)"]) + 0.1
+    )
+    assert rows["zero_dce"]["params"] == "79416" and float(rows["zero_dce"]["GMAC/MP"]) > 70
+    assert (out / "grids" / "3.png").is_file()
