@@ -1,7 +1,7 @@
 """Enhance (and super-resolve) your own photos with trained models.
 
     python -m lowlight.enhance photos/ -o out/ --model logs/lle_gan/2026-11-22_10-00-00
-    python -m lowlight.enhance "dark/*.jpg" -o out/ --arch zero_dce \
+    python -m lowlight.enhance "dark/*.jpg" -o out/ --arch zero_dce \\
         --model ../shared/data/weights/zero_dce_epoch99.pth
     python -m lowlight.enhance small_dark.png -o out/ --chain RUN_LLE RUN_SR  # brighter, larger
 
