@@ -11,6 +11,7 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch import Callback
+from omegaconf import OmegaConf
 
 from conftest import CONF, TINY, cli_args, compose_cfg, data_choice, make_pairs, tiny, train_cli
 from lowlight.losses import AdversarialLoss
@@ -203,6 +204,25 @@ def sweep_experiment(name: str) -> str:
     return experiment
 
 
+def _leaves(node, prefix=""):
+    """Dotted key -> value for every leaf of a plain nested dict."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _leaves(v, f"{prefix}{k}.")
+    else:
+        yield prefix[:-1], node
+
+
+def ablation_settings(name: str) -> tuple[dict, dict]:
+    """What conf/ablation/NAME.yaml asks for: ({group: choice}, {dotted key: value})."""
+    raw = OmegaConf.to_container(OmegaConf.load(CONF / "ablation" / f"{name}.yaml"))
+    groups = {}
+    for entry in raw.pop("defaults", []):
+        for key, choice in entry.items():
+            groups[key.removeprefix("override ").strip("/")] = choice
+    return groups, dict(_leaves(raw))
+
+
 @pytest.mark.parametrize("name", SWEEPS)
 def test_every_job_of_every_sweep_composes_and_builds(name, tmp_path):
     experiment = sweep_experiment(name)
@@ -210,7 +230,21 @@ def test_every_job_of_every_sweep_composes_and_builds(name, tmp_path):
     assert len(jobs) >= 2
     described = set()
     for job in jobs:
-        cfg = compose_cfg([*tiny(experiment), *job], tmp_path)
+        # the sweeper puts its parameters before the command line's, as here (leaving out
+        # the tiny settings that the sweep varies itself)
+        swept = {o.split("=", 1)[0] for o in job}
+        overrides = [*job, *(o for o in tiny(experiment) if o.split("=", 1)[0] not in swept)]
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            choices = compose("train", overrides=overrides, return_hydra_config=True)
+            choices = choices.hydra.runtime.choices
+        cfg = compose_cfg(overrides, tmp_path)
+        for ablation in [o.split("=", 1)[1] for o in job if o.startswith("+ablation=")]:
+            groups, values = ablation_settings(ablation)
+            for group, choice in groups.items():
+                assert choices[group] == choice, f"{name}: {ablation} did not set {group}"
+            for key, value in values.items():
+                got = OmegaConf.select(cfg, key)
+                assert got == value, f"{name}: {ablation} sets {key}={value}, the run gets {got}"
         system = instantiate(cfg.system)
         instantiate(cfg.data)
         # what a job is: its hyper-parameters, the networks and losses it builds, its length
