@@ -137,6 +137,8 @@ def resolve_dataset(args: argparse.Namespace) -> Dataset:
         if (root / sub / "low").is_dir() and (root / sub / "high").is_dir():
             pairs = find_pairs(root / sub / "low", root / sub / "high")
             return Dataset("lle", f"{(root / sub).resolve()} low -> high", _named(pairs))
+    if (root / "HR").is_dir():
+        raise ValueError(f"--data {root} holds HR/: super-resolution data, pass --scale 2|3|4")
     images = list_images(root)
     if not images:
         raise FileNotFoundError(f"--data {root}: no images, low/+high/, eval15/ or HR/ inside")

@@ -377,6 +377,9 @@ def test_evaluate_errors_name_the_problem(tmp_path, capsys):
     assert "bicubik" in capsys.readouterr().err
     assert evaluate_main(["--data", str(tmp_path / "nowhere"), "-q"]) == 2
     assert "no such folder" in capsys.readouterr().err
+    (tmp_path / "sr" / "HR").mkdir(parents=True)
+    assert evaluate_main(["--data", str(tmp_path / "sr"), "-q"]) == 2
+    assert "pass --scale" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- export
