@@ -23,6 +23,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import yaml  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,7 @@ def plot(jobs: Sequence[Job], metric: str, out: Path) -> list[Path]:
                         [e + 1 for e, _ in points], [v for _, v in points], marker=".", label=label
                     )
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(key)
             ax.grid(alpha=0.3)
         axes[0][-1].legend(fontsize=7)
