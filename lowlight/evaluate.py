@@ -9,7 +9,8 @@ and image grids.
 The dataset is recognised from its layout:
 - low-light pairs: LOL (`eval15/{low,high}` is scored), `low/` + `high/`, or --low/--high;
 - super-resolution (with --scale): `HR/` + `LR_x<scale>/` (Set5 layout), or HR images only,
-  the LR made with --degradation (MATLAB bicubic by default);
+  the LR made with --degradation: `bicubic` (MATLAB, the default) or `avgpool_upsample`
+  (the brief's same-size scheme, for same-size models such as sr_gan's; baseline: identity);
 - anything else is a folder of images without ground truth: zero-reference PROXIES
   (PSNR/SSIM against PIL autocontrast of the input, brightness, colour balance, exposure
   error), labelled as such.
@@ -69,7 +70,7 @@ class Sample:
 
 @dataclass
 class Dataset:
-    kind: str  # "lle", "sr" or "unpaired"
+    kind: str  # "lle", "sr" (LR smaller), "sr_same" (LR upsampled to HR size), "unpaired"
     description: str
     items: list  # (name, lq path or None, gt path or None)
     scale: int = 1
@@ -78,10 +79,11 @@ class Dataset:
     def load(self, item) -> Sample:
         name, lq_path, gt_path = item
         gt = read_image(gt_path) if gt_path is not None else None
-        if self.kind == "sr":
+        if self.kind in ("sr", "sr_same"):
             gt = modcrop(gt, self.scale)
             lq = read_image(lq_path) if lq_path else self.degradation(gt, np.random.default_rng(0))
-            h, w = lq.shape[0] * self.scale, lq.shape[1] * self.scale
+            factor = self.scale if self.kind == "sr" else 1
+            h, w = lq.shape[0] * factor, lq.shape[1] * factor
             if gt.shape[:2] != (h, w):
                 raise ValueError(
                     f"{lq_path}: LR {lq.shape[1]}x{lq.shape[0]} is not 1/{self.scale} of HR "
@@ -115,14 +117,9 @@ def resolve_dataset(args: argparse.Namespace) -> Dataset:
             pairs = find_pairs(lr_dir, hr_dir)
             return Dataset("sr", f"{hr_dir} with LR files {lr_dir}", _named(pairs), args.scale)
         kind = args.degradation or "bicubic"
-        if kind != "bicubic":
-            raise ValueError(
-                f"--degradation {kind} keeps the size: evaluate it with a same-size model "
-                "via --low/--high, or use bicubic"
-            )
         items = [(p.stem, None, p) for p in list_images(hr_dir)]
         return Dataset(
-            "sr",
+            "sr" if kind == "bicubic" else "sr_same",  # avgpool_upsample keeps the HR size
             f"{hr_dir}, LR by {kind} x{args.scale}",
             items,
             args.scale,
@@ -174,26 +171,32 @@ def _count_macs(net: torch.nn.Module, device: torch.device) -> float:
     return counter.get_total_flops() / 2 / (side * side / 1e6)
 
 
+def baselines_for(dataset: Dataset) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    """The classical methods that make sense on this data (all take the input image)."""
+    if dataset.kind == "sr":
+        scale = dataset.scale
+        return {k: (lambda x, f=f: f(x, scale)) for k, f in SR_BASELINES.items()}
+    if dataset.kind == "sr_same":  # the input already has the HR size: upscaling is done
+        return {"identity": LLE_BASELINES["identity"]}
+    return dict(LLE_BASELINES)
+
+
 def build_methods(specs: Sequence[str], dataset: Dataset, args, device) -> list[Method]:
     methods = []
+    baselines = baselines_for(dataset)
     for spec in specs:
         label, _, target = spec.rpartition("=") if "=" in spec else ("", "", spec)
         label = label or Path(target).name
-        if dataset.kind == "sr" and target in SR_BASELINES:
-            fn, scale = SR_BASELINES[target], dataset.scale
-            methods.append(Method(label, lambda x, f=fn, s=scale: f(x, s), note="baseline"))
+        if target in baselines:
+            methods.append(Method(label, baselines[target], note="baseline"))
             continue
-        if target in LLE_BASELINES:
-            if dataset.kind == "sr":
-                raise ValueError(
-                    f"{target} is a low-light baseline; for SR use {list(SR_BASELINES)}"
-                )
-            methods.append(Method(label, LLE_BASELINES[target], note="baseline"))
-            continue
-        if target in SR_BASELINES:
-            raise ValueError(f"{target} is an SR baseline: pass --scale with an SR dataset")
+        if target in SR_BASELINES or target in LLE_BASELINES:
+            raise ValueError(
+                f"{target} does not apply to this data ({dataset.kind}); "
+                f"its baselines: {', '.join(baselines)}"
+            )
         if not Path(target).exists():
-            known = sorted(SR_BASELINES if dataset.kind == "sr" else LLE_BASELINES)
+            known = sorted(baselines)
             raise FileNotFoundError(
                 f"method {target!r}: neither a baseline ({', '.join(known)}) nor an existing "
                 "run folder / checkpoint / weights file"
@@ -205,7 +208,7 @@ def build_methods(specs: Sequence[str], dataset: Dataset, args, device) -> list[
             note = "input: bicubic-upscaled LR"  # a same-size SR generator (SRCNN-style)
         elif dataset.kind == "sr" and model.scale != dataset.scale:
             raise ValueError(f"{target} upscales x{model.scale}, the data is x{dataset.scale}")
-        elif dataset.kind != "sr" and model.scale != 1:
+        elif dataset.kind != "sr" and model.scale != 1:  # lle, sr_same, unpaired
             raise ValueError(f"{target} upscales x{model.scale}: evaluate it on SR data (--scale)")
 
         def run(x, chain=chain, upscale=bool(note)):
@@ -224,7 +227,7 @@ def build_methods(specs: Sequence[str], dataset: Dataset, args, device) -> list[
 
 
 def _scores(out: torch.Tensor, sample: Sample, dataset: Dataset, gt_mean: bool) -> dict:
-    if dataset.kind == "sr":
+    if dataset.kind in ("sr", "sr_same"):
         return sr_metrics(out, sample.gt, dataset.scale)
     if sample.gt is None:
         o = out[None].clamp(0, 1)
@@ -430,7 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         device = select_device(args.device)
         dataset = resolve_dataset(args)
-        specs = args.methods or list(SR_BASELINES if dataset.kind == "sr" else LLE_BASELINES)
+        specs = args.methods or list(baselines_for(dataset))
         methods = build_methods(specs, dataset, args, device)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -348,6 +348,26 @@ def test_evaluate_sr_with_a_run_and_baselines(sr_run, tmp_path):
     assert rows["bicubic"]["params"] == "0"
 
 
+def test_evaluate_same_size_sr_with_the_brief_degradation(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        write_image(tmp_path / "hr" / f"{i}.png", random_image(rng, 32, 48))
+    folder, _ = fake_run(
+        tmp_path / "srgan", ["+experiment=sr_gan", "system.generator.widths=[8,8]"]
+    )
+    out = tmp_path / "e"
+    base = ["--hr", str(tmp_path / "hr"), "--scale", "2", "--degradation", "avgpool_upsample"]
+    assert (
+        evaluate_main([*base, "--methods", "identity", f"srgan={folder}", "-o", str(out), "-q"])
+        == 0
+    )
+    rows = {r["method"]: r for r in _read_csv(out / "results.csv")}
+    assert 15 < float(rows["identity"]["psnr_y"]) < 60 and "psnr_y" in rows["srgan"]
+    assert evaluate_main([*base, "--methods", "bicubic", "-q"]) == 2, (
+        "the input is HR-sized already"
+    )
+
+
 def test_evaluate_unpaired_reports_labelled_proxies(lle_run, tmp_path):
     _photos(tmp_path / "dark", n=2)
     out = tmp_path / "e"
