@@ -19,6 +19,23 @@ from lowlight.ops.imresize import imresize
 from lowlight.ops.padding import pad_to_multiple
 
 
+def check_loss_weights(
+    defaults: dict[str, float], given, terms: tuple[str, ...], system: str
+) -> dict[str, float]:
+    """`defaults` updated with `given` (system.loss_weights); unknown terms and negative
+    weights are errors naming the key."""
+    weights = {**defaults, **dict(given or {})}
+    for key, value in weights.items():
+        if key not in terms:
+            raise ValueError(
+                f"system.loss_weights.{key} is not a loss term of {system}; "
+                f"allowed: {', '.join(terms)}"
+            )
+        if value < 0:
+            raise ValueError(f"system.loss_weights.{key} must be >= 0, got {value}")
+    return weights
+
+
 class EnhancementSystem(LightningModule):
     """A LightningModule around an image-to-image `generator`.
 

@@ -12,7 +12,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from lowlight.inference import generator_weights
 from lowlight.losses.adversarial import AdversarialLoss
-from lowlight.systems.base import EnhancementSystem
+from lowlight.systems.base import EnhancementSystem, check_loss_weights
 
 LOSS_TERMS = ("pixel", "adv", "perceptual")
 _PERCEPTUAL = "perceptual_loss."
@@ -92,15 +92,8 @@ class GANSystem(EnhancementSystem):
     ) -> None:
         super().__init__(generator, color_space, sr_scale)
         self.automatic_optimization = False
-        weights = {"pixel": 1.0, "adv": 0.01, "perceptual": 0.0, **dict(loss_weights or {})}
-        for key, value in weights.items():
-            if key not in LOSS_TERMS:
-                raise ValueError(
-                    f"system.loss_weights.{key} is not a loss term of GANSystem; "
-                    f"allowed: {', '.join(LOSS_TERMS)}"
-                )
-            if value < 0:
-                raise ValueError(f"system.loss_weights.{key} must be >= 0, got {value}")
+        defaults = {"pixel": 1.0, "adv": 0.01, "perceptual": 0.0}
+        weights = check_loss_weights(defaults, loss_weights, LOSS_TERMS, "GANSystem")
         for key, value in (
             ("accumulate_grad_batches", accumulate_grad_batches),
             ("d_update_every", d_update_every),

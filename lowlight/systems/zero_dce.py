@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
-from lowlight.systems.base import EnhancementSystem
+from lowlight.systems.base import EnhancementSystem, check_loss_weights
 
 ZERO_REFERENCE_TERMS = ("spatial", "exposure", "color", "smoothness")
 DEFAULT_WEIGHTS = {"spatial": 1.0, "exposure": 10.0, "color": 5.0, "smoothness": 200.0}
@@ -47,15 +47,9 @@ class ZeroDCESystem(EnhancementSystem):
             raise ValueError(
                 f"system.generator must estimate curves (a DCENet), got {type(generator).__name__}"
             )
-        weights = {**DEFAULT_WEIGHTS, **dict(loss_weights or {})}
-        for key, value in weights.items():
-            if key not in ZERO_REFERENCE_TERMS:
-                raise ValueError(
-                    f"system.loss_weights.{key} is not a Zero-DCE loss term; "
-                    f"allowed: {', '.join(ZERO_REFERENCE_TERMS)}"
-                )
-            if value < 0:
-                raise ValueError(f"system.loss_weights.{key} must be >= 0, got {value}")
+        weights = check_loss_weights(
+            DEFAULT_WEIGHTS, loss_weights, ZERO_REFERENCE_TERMS, "ZeroDCESystem (Zero-DCE)"
+        )
         self.save_hyperparameters({"loss_weights": {k: float(v) for k, v in weights.items()}})
         self.loss_weights = weights
         self.losses = nn.ModuleDict(
