@@ -42,19 +42,15 @@ import torch
 from PIL import Image, ImageDraw
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from torch.utils.flop_counter import FlopCounterMode
-from torchmetrics.functional import mean_absolute_error
-from torchmetrics.functional.image import (
-    peak_signal_noise_ratio,
-    structural_similarity_index_measure,
-)
 
 from lowlight.baselines import LLE_BASELINES, SR_BASELINES
 from lowlight.data.io import list_images, read_image, to_uint
+from lowlight.data.paired import LOL_TEST
 from lowlight.data.pairs import find_pairs
-from lowlight.data.sr import SR_DEGRADATIONS, SRDegradation, modcrop
+from lowlight.data.sr import SR_DEGRADATIONS, SRDegradation, benchmark_dirs, modcrop
 from lowlight.inference import ARCHS, enhance_image, load_model, select_device
 from lowlight.metrics.noref import autocontrast, no_reference_stats
-from lowlight.metrics.sr import sr_metrics
+from lowlight.metrics.sr import image_scores, sr_metrics
 
 log = logging.getLogger("lowlight.evaluate")
 
@@ -110,9 +106,8 @@ def resolve_dataset(args: argparse.Namespace) -> Dataset:
     if args.hr or args.scale:
         if not args.scale:
             raise ValueError("super-resolution needs --scale (2, 3 or 4)")
-        root = Path(args.hr or args.data or "")
-        hr_dir = root / "HR" if (root / "HR").is_dir() else root
-        lr_dir = Path(args.lr) if args.lr else root / f"LR_x{args.scale}"
+        hr_dir, lr_dir = benchmark_dirs(Path(args.hr or args.data or ""), args.scale)
+        lr_dir = Path(args.lr) if args.lr else lr_dir
         if args.degradation is None and lr_dir.is_dir():
             pairs = find_pairs(lr_dir, hr_dir)
             return Dataset("sr", f"{hr_dir} with LR files {lr_dir}", _named(pairs), args.scale)
@@ -130,7 +125,7 @@ def resolve_dataset(args: argparse.Namespace) -> Dataset:
     root = Path(args.data)
     if not root.is_dir():
         raise FileNotFoundError(f"--data {root}: no such folder")
-    for sub in ("eval15", "."):
+    for sub in (LOL_TEST, "."):  # LOL: its test split; else low/ + high/ in the folder
         if (root / sub / "low").is_dir() and (root / sub / "high").is_dir():
             pairs = find_pairs(root / sub / "low", root / sub / "high")
             return Dataset("lle", f"{(root / sub).resolve()} low -> high", _named(pairs))
@@ -231,30 +226,22 @@ def _scores(out: torch.Tensor, sample: Sample, dataset: Dataset, gt_mean: bool) 
         return sr_metrics(out, sample.gt, dataset.scale)
     if sample.gt is None:
         o = out[None].clamp(0, 1)
-        ref = autocontrast(sample.lq[None])
+        proxy = image_scores(o, autocontrast(sample.lq[None]))
         stats = {k: v.item() for k, v in no_reference_stats(o).items()}
         return {
-            "psnr_autocontrast (proxy)": _psnr(o, ref),
-            "ssim_autocontrast (proxy)": _ssim(o, ref),
+            "psnr_autocontrast (proxy)": proxy["psnr"],
+            "ssim_autocontrast (proxy)": proxy["ssim"],
             **{f"{k} (proxy)": v for k, v in stats.items()},
         }
-    o, g = out[None].double().clamp(0, 1).contiguous(), sample.gt[None].double().contiguous()
-    scores = {"psnr": _psnr(o, g), "ssim": _ssim(o, g), "mae": mean_absolute_error(o, g).item()}
+    o, g = out[None].double().clamp(0, 1), sample.gt[None].double()
+    scores = image_scores(o, g)
     if gt_mean:
         # GT-mean: scale the output so its mean grey level matches the reference's (used
         # by some LLE papers to factor out global brightness); reported apart, labelled.
-        rescaled = (o * (g.mean() / o.mean().clamp_min(1e-8))).clamp(0, 1)
-        scores["psnr (GT-mean)"] = _psnr(rescaled, g)
-        scores["ssim (GT-mean)"] = _ssim(rescaled, g)
+        rescaled = image_scores((o * (g.mean() / o.mean().clamp_min(1e-8))).clamp(0, 1), g)
+        scores["psnr (GT-mean)"] = rescaled["psnr"]
+        scores["ssim (GT-mean)"] = rescaled["ssim"]
     return scores
-
-
-def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    return peak_signal_noise_ratio(a.double(), b.double(), data_range=1.0).item()
-
-
-def _ssim(a: torch.Tensor, b: torch.Tensor) -> float:
-    return structural_similarity_index_measure(a.double(), b.double(), data_range=1.0).item()
 
 
 # ------------------------------------------------------------------ outputs

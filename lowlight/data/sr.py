@@ -40,6 +40,14 @@ def modcrop(img: np.ndarray, scale: int) -> np.ndarray:
     return img[: h - h % scale, : w - w % scale]
 
 
+def benchmark_dirs(root: Path, scale: int) -> tuple[Path, Path]:
+    """(HR folder, LR folder) of an SR test set in the benchmark layout
+    `NAME/{HR,LR_x2,LR_x3,LR_x4}`; a folder without `HR/` is itself the HR folder. The LR
+    folder need not exist (then LR is made from HR)."""
+    hr_dir = root / "HR" if (root / "HR").is_dir() else root
+    return hr_dir, root / f"LR_x{scale}"
+
+
 class SRDegradation:
     """HR -> LR, optionally with blur before and noise / JPEG after the downscale.
 
@@ -274,8 +282,7 @@ class SRDataModule(ImageDataModule):
 
     def _benchmark_items(self, root: Path) -> list:
         """Items of a folder in the benchmark layout (HR/ + LR_x<scale>/) or of plain HR images."""
-        hr_dir = root / "HR" if (root / "HR").is_dir() else root
-        lr_dir = root / f"LR_x{self.scale}"
+        hr_dir, lr_dir = benchmark_dirs(root, self.scale)
         use_files = lr_dir.is_dir() and (self.degradation is None or self.degradation.plain_bicubic)
         if use_files:
             return find_pairs(lr_dir, hr_dir, skip_unpaired=self.skip_invalid)

@@ -109,7 +109,7 @@ class PairAugment:
         return None if self.pad_if_smaller else self.crop_size
 
     def min_size_ok(self, height: int, width: int) -> bool:
-        return self.crop_size is None or self.pad_if_smaller or min(height, width) >= self.crop_size
+        return self.min_side is None or min(height, width) >= self.min_side
 
     def geometric(
         self, image: np.ndarray, gt: np.ndarray | None = None

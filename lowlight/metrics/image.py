@@ -21,13 +21,4 @@ def image_metrics(prefix: str = "") -> MetricCollection:
     several hard ones; SSIM is averaged per image by torchmetrics; MAE over equal-size
     images equals the mean of per-image MAEs.
     """
-    return MetricCollection(
-        {
-            "psnr": PeakSignalNoiseRatio(
-                data_range=1.0, reduction="elementwise_mean", dim=(1, 2, 3)
-            ),
-            "ssim": StructuralSimilarityIndexMeasure(data_range=1.0),
-            "mae": MeanAbsoluteError(),
-        },
-        prefix=prefix,
-    )
+    return MetricCollection({**psnr_ssim(), "mae": MeanAbsoluteError()}, prefix=prefix)

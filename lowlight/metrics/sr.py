@@ -44,6 +44,17 @@ def _batch(img: np.ndarray | torch.Tensor) -> torch.Tensor:
     return img.to(torch.float64)
 
 
+def image_scores(out: torch.Tensor, ref: torch.Tensor) -> dict[str, float]:
+    """PSNR, SSIM and MAE of one (N, C, H, W) batch against `ref`, data range 1, in float64
+    (PSNR and SSIM are means of per-image values)."""
+    out, ref = out.to(torch.float64).contiguous(), ref.to(torch.float64).contiguous()
+    return {
+        "psnr": peak_signal_noise_ratio(out, ref, data_range=1.0, dim=(1, 2, 3)).item(),
+        "ssim": structural_similarity_index_measure(out, ref, data_range=1.0).item(),
+        "mae": mean_absolute_error(out, ref).item(),
+    }
+
+
 def sr_metrics(sr: np.ndarray | torch.Tensor, hr: np.ndarray | torch.Tensor, scale: int) -> dict:
     """PSNR/SSIM on the Y channel and in RGB, plus MAE, with `scale` pixels shaved per side.
 
@@ -52,14 +63,8 @@ def sr_metrics(sr: np.ndarray | torch.Tensor, hr: np.ndarray | torch.Tensor, sca
     11x11, sigma 1.5 form of Wang et al. (2004), as in the SR literature.
     """
     sr_rgb, hr_rgb, sr_y, hr_y = sr_views(_batch(sr), _batch(hr), int(scale))
-    dims = (1, 2, 3)
-    return {
-        "psnr_y": peak_signal_noise_ratio(sr_y, hr_y, data_range=1.0, dim=dims).item(),
-        "ssim_y": structural_similarity_index_measure(sr_y, hr_y, data_range=1.0).item(),
-        "psnr": peak_signal_noise_ratio(sr_rgb, hr_rgb, data_range=1.0, dim=dims).item(),
-        "ssim": structural_similarity_index_measure(sr_rgb, hr_rgb, data_range=1.0).item(),
-        "mae": mean_absolute_error(sr_rgb, hr_rgb).item(),
-    }
+    y = image_scores(sr_y, hr_y)
+    return {"psnr_y": y["psnr"], "ssim_y": y["ssim"], **image_scores(sr_rgb, hr_rgb)}
 
 
 def y_metrics(prefix: str = "") -> MetricCollection:
