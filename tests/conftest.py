@@ -80,6 +80,25 @@ def train_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+def quiet_fit(system, loader, batches: int = 1, epochs: int = 1, **trainer_kw):
+    """Fit `system` on CPU for a few batches with nothing written and nothing printed."""
+    import lightning as L
+
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=epochs,
+        limit_train_batches=batches,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **trainer_kw,
+    )
+    trainer.fit(system, loader)
+    return trainer
+
+
 def compose_cfg(overrides: list[str], output_dir: Path | None = None) -> DictConfig:
     """The real config tree, composed as `python -m lowlight.train OVERRIDES` would."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from conftest import quiet_fit
 from lowlight.losses import AdversarialLoss
 from lowlight.models.discriminators import PatchGAN
 from lowlight.models.generators import UNet
@@ -70,19 +71,8 @@ def _system(cls=GANSystem, **kwargs) -> GANSystem:
 
 
 def _fit(system: GANSystem, batches: int = 1, epochs: int = 1, batch_size: int = 2, **trainer_kw):
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_epochs=epochs,
-        limit_train_batches=batches,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        **trainer_kw,
-    )
-    trainer.fit(system, DataLoader(_Pairs(), batch_size=batch_size))
-    return trainer
+    loader = DataLoader(_Pairs(), batch_size=batch_size)
+    return quiet_fit(system, loader, batches, epochs, **trainer_kw)
 
 
 def test_one_step_changes_both_networks_and_the_generator_step_spares_d():

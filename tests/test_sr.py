@@ -11,7 +11,7 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from conftest import SHARED_DATA, compose_cfg, perceptual_overrides, random_image
+from conftest import SHARED_DATA, compose_cfg, perceptual_overrides, quiet_fit, random_image
 from lowlight.data import SRDataModule, SRDegradation, write_image
 from lowlight.data.io import list_images, read_image
 from lowlight.losses import PerceptualLoss, RelativisticAverageLoss
@@ -280,19 +280,7 @@ def _sr_system(**kwargs) -> GANSystem:
 
 
 def _fit(system, batches):
-    import lightning as L
-
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_epochs=1,
-        limit_train_batches=batches,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
-    trainer.fit(system, torch.utils.data.DataLoader(_Pairs(), batch_size=2))
+    quiet_fit(system, torch.utils.data.DataLoader(_Pairs(), batch_size=2), batches)
 
 
 def test_ema_follows_the_generator_with_its_warmed_up_decay():
