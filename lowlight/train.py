@@ -5,26 +5,76 @@
     python -m lowlight.train -m +experiment=lle_gan system.loss_weights.adv=0,0.01,0.1
 
 Everything a run writes lands in one folder (`logs/<task_name>/<timestamp>/`): the composed
-config, checkpoints, metrics, image grids and `results.json`.
+config, checkpoints, metrics, image grids and `results.json`. Folders are claimed atomically,
+so runs started in the same second get `<timestamp>`, `<timestamp>_1`, ... A run resumed
+with `ckpt_path=RUN/checkpoints/last.ckpt` continues in RUN: same metrics.csv, same
+best-so-far checkpoint.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
+import shutil
 import time
 import warnings
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import hydra
 import lightning as L
+import torch
 from hydra.utils import instantiate
+from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
+
+STAMP = "%Y-%m-%d_%H-%M-%S"
+_claimed: dict[str, str] = {}
+
+
+def claim_run_dir(parent: str, resume_from: str | None = None) -> str:
+    """A new folder `parent/<timestamp>` (`_1`, `_2`, ... when taken), created here so that
+    no other process can have it; or, resuming from RUN/checkpoints/X.ckpt, RUN itself.
+
+    Hydra's `${now:}` has one-second resolution, so two runs started in the same second
+    shared a folder. `mkdir` is atomic: exactly one process creates each name. The answer
+    is kept per process, as Hydra resolves the folder more than once.
+    """
+    if resume_from:
+        run = run_of_checkpoint(Path(resume_from))
+        if run is not None:
+            return str(run)
+    key = f"{parent}|{resume_from}"
+    if key not in _claimed:
+        root = Path(parent)
+        root.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now().strftime(STAMP)
+        for n in itertools.count():
+            path = root / (stamp if n == 0 else f"{stamp}_{n}")
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            _claimed[key] = str(path)
+            break
+    return _claimed[key]
+
+
+def run_of_checkpoint(ckpt: Path) -> Path | None:
+    """RUN for RUN/checkpoints/NAME.ckpt written by `train` (RUN holds config.yaml)."""
+    run = ckpt.resolve().parent.parent
+    if ckpt.parent.name == "checkpoints" and (run / "config.yaml").is_file():
+        return run
+    return None
+
+
+OmegaConf.register_new_resolver("run_dir", claim_run_dir, replace=True)
 
 
 def _silence_known_warnings() -> None:
@@ -36,6 +86,8 @@ def _silence_known_warnings() -> None:
         r"`\.fit\(ckpt_path=None\)` was called without a model",
         r"\.fit\(ckpt_path=\"last\"\) is set, but there is no last checkpoint",
         r"Experiment logs directory .* exists and is not empty",
+        # a resumed run continues in its folder (or one holding its carried best checkpoint)
+        r"Checkpoint directory .* exists and is not empty",
     ):
         warnings.filterwarnings("ignore", message=message)
 
@@ -55,16 +107,70 @@ def _number(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _checkpoint_state(path: str) -> dict:
+    """The checkpoint as plain data, refusing anything but tensors and containers: a
+    checkpoint may come from someone else, and Lightning itself unpickles fully."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # UnpicklingError, RuntimeError, EOFError, ...
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(
+            f"ckpt_path={path} is not a checkpoint this suite can load safely ({first[:200]})"
+        ) from None
+
+
+def _carry_best(state: dict, ckpt: Path, out_dir: Path) -> None:
+    """Resuming into another folder: copy the run's best checkpoint(s) beside the new ones,
+    so that best-by-metric covers the epochs before the resume (`RunCheckpoint` takes over
+    state whose files it finds in its folder)."""
+    for key, cb in (state.get("callbacks") or {}).items():
+        if not str(key).startswith(("RunCheckpoint", "ModelCheckpoint")):
+            continue
+        for path in (cb.get("best_k_models") or {}) if isinstance(cb, dict) else {}:
+            src = ckpt.parent / Path(path).name
+            dst = out_dir / "checkpoints" / src.name
+            if src.is_file() and not dst.exists():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dst)
+
+
+def _sync_batchnorm(cfg: DictConfig, system: torch.nn.Module) -> dict[str, Any]:
+    """`trainer.sync_batchnorm` only where it applies: CUDA devices and BatchNorm layers."""
+    if not cfg.trainer.get("sync_batchnorm"):
+        return {}
+    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in system.modules())
+    if gpu and has_bn:
+        return {}
+    why = "the accelerator is not a GPU" if not gpu else "the networks have no BatchNorm"
+    log.info("trainer.sync_batchnorm=true left off: %s", why)
+    return {"sync_batchnorm": False}
+
+
+def _write_results(out_dir: Path, results: dict[str, Any]) -> None:
+    if rank_zero_only.rank == 0:
+        part = out_dir / "results.json.part"
+        part.write_text(json.dumps(results, indent=2) + "\n")
+        part.replace(out_dir / "results.json")
+
+
 def train(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
     """Fit, then test the best checkpoint; returns (and writes) the run's results.
 
     `callbacks` are added to those the config asks for (for use from Python).
+    `results.json` says `status`: `running` while it runs, `finished`, or `failed` with the
+    error and the last checkpoint that holds finished epochs (if any).
     """
     out_dir = Path(cfg.paths.output_dir)
-    if cfg.get("ckpt_path") and not Path(cfg.ckpt_path).is_file():
-        raise FileNotFoundError(f"ckpt_path={cfg.ckpt_path}: no such checkpoint file")
+    ckpt = cfg.get("ckpt_path")
+    state = None
+    if ckpt:
+        if not Path(ckpt).is_file():
+            raise FileNotFoundError(f"ckpt_path={ckpt}: no such checkpoint file")
+        state = _checkpoint_state(ckpt)
     old = sorted((out_dir / "checkpoints").glob("*.ckpt"))
-    if old and not cfg.get("ckpt_path"):
+    if old and not ckpt:
         # Never overwrite a finished run; and Lightning would silently resume from these.
         raise FileExistsError(
             f"{out_dir} already holds checkpoints ({old[0].name}, ...): pass "
@@ -73,14 +179,42 @@ def train(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     _silence_known_warnings()
-    OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
+    if rank_zero_only.rank == 0:
+        OmegaConf.save(cfg, out_dir / "config.yaml", resolve=True)
+        if state is not None and run_of_checkpoint(Path(ckpt)) != out_dir.resolve():
+            _carry_best(state, Path(ckpt), out_dir)
     L.seed_everything(cfg.seed, workers=True)
+    results: dict[str, Any] = {"task_name": cfg.task_name, "output_dir": str(out_dir)}
+    _write_results(out_dir, {**results, "status": "running"})
+    try:
+        return _fit_and_test(cfg, out_dir, list(callbacks or []), results)
+    except BaseException as e:
+        last = out_dir / "checkpoints" / "last.ckpt"
+        _write_results(
+            out_dir,
+            {
+                **results,
+                "status": "failed",
+                "error": f"{type(e).__name__}: {e}",
+                "last_checkpoint": str(last) if last.is_file() else None,
+            },
+        )
+        raise
 
+
+def _fit_and_test(
+    cfg: DictConfig, out_dir: Path, extra_callbacks: list, results: dict[str, Any]
+) -> dict[str, Any]:
     datamodule = instantiate(cfg.data)
     system = instantiate(cfg.system)
     loggers = instantiate_group(cfg.get("logger"))
-    callbacks = instantiate_group(cfg.get("callbacks")) + list(callbacks or [])
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    callbacks = instantiate_group(cfg.get("callbacks")) + extra_callbacks
+    trainer: L.Trainer = instantiate(
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers or False,
+        **_sync_batchnorm(cfg, system),
+    )
     hparams = OmegaConf.to_container(cfg, resolve=True)
     for logger in loggers:
         logger.log_hyperparams(hparams)
@@ -91,17 +225,20 @@ def train(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
 
     checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
     best_path = checkpoint.best_model_path if checkpoint and checkpoint.best_model_path else None
-    results: dict[str, Any] = {
-        "task_name": cfg.task_name,
-        "output_dir": str(out_dir),
-        "epochs": trainer.current_epoch,
-        "fit_seconds": round(fit_seconds, 1),
-        "best_checkpoint": best_path,
-        "best_score": _number(checkpoint.best_model_score) if checkpoint else None,
-        "monitor": checkpoint.monitor if checkpoint else None,
-        "val": {k: _number(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")},
-        "test": {},
-    }
+    results.update(
+        {
+            "status": "finished",
+            "epochs": trainer.current_epoch,
+            "fit_seconds": round(fit_seconds, 1),
+            "best_checkpoint": best_path,
+            "best_score": _number(checkpoint.best_model_score) if checkpoint else None,
+            "monitor": checkpoint.monitor if checkpoint else None,
+            "val": {
+                k: _number(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")
+            },
+            "test": {},
+        }
+    )
     if cfg.get("test") and datamodule.test_set is not None and len(datamodule.test_set) > 0:
         started = time.perf_counter()
         tested = trainer.test(system, datamodule=datamodule, ckpt_path=best_path)
@@ -114,7 +251,7 @@ def train(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
             )
             if ours is not None and base is not None:
                 results["test"][f"{name}_gain_over_input"] = round(ours - base, 3)
-    (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    _write_results(out_dir, results)
     log.info("results: %s", json.dumps(results["test"] or results["val"]))
     log.info("run folder: %s", out_dir)
     return results

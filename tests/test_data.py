@@ -282,12 +282,17 @@ def test_training_pairs_repeat_with_the_seed_and_vary_by_epoch():
         dm = _synthetic(16, train_samples=4, batch_size=4)
         dm.setup()
         loader = dm.train_dataloader()
-        return [next(iter(loader))["lq"] for _ in range(2)]
+        batches = []
+        for epoch in range(2):
+            loader.sampler.set_epoch(epoch)  # as Lightning does at every epoch start
+            batches.append(next(iter(loader))["lq"])
+        return batches
 
     a, b = first_batches(0), first_batches(0)
     torch.testing.assert_close(a[0], b[0])
     torch.testing.assert_close(a[1], b[1])
     assert not torch.equal(a[0], a[1]), "a new epoch draws new pairs"
+    assert not torch.equal(first_batches(1)[0], a[0]), "another run seed draws other pairs"
 
 
 @pytest.mark.realdata

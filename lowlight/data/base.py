@@ -6,6 +6,7 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
+from lowlight.data.sampling import ResumableLoader, ShardSampler
 from lowlight.ops.color import check_color_space
 
 
@@ -17,6 +18,13 @@ class ImageDataModule(LightningDataModule):
             RGB; the system converts on the way in and out, so metrics and saved images stay
             in RGB. Declared here because it is a property of how the data is modelled.
         eval_batch_size: batch size for validation and test (1 lets images differ in size).
+        sample_seed: seeds the order and the random draws of training samples (see
+            `lowlight.data.sampling`); None: the run's seed (`torch.initial_seed()`, which
+            `lowlight.train` sets from `seed`).
+
+    Loaders shard by rank when the trainer is distributed: training gives every rank the
+    same number of distinct samples, validation and test give each image to exactly one
+    rank (no padding), so scores count every image once whatever the world size.
     """
 
     def __init__(
@@ -25,6 +33,7 @@ class ImageDataModule(LightningDataModule):
         eval_batch_size: int = 1,
         num_workers: int = 0,
         color_space: str = "rgb",
+        sample_seed: int | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1 or eval_batch_size < 1:
@@ -38,6 +47,7 @@ class ImageDataModule(LightningDataModule):
         self.eval_batch_size = eval_batch_size
         self.num_workers = num_workers
         self.color_space = check_color_space(color_space, "data.color_space")
+        self.sample_seed = sample_seed
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
@@ -46,14 +56,26 @@ class ImageDataModule(LightningDataModule):
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__} has no {stage} set; call setup() first")
         batch_size = self.batch_size if train else self.eval_batch_size
-        return DataLoader(
+        trainer = self.trainer
+        world, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
+        seed = self.sample_seed if self.sample_seed is not None else torch.initial_seed()
+        sampler = ShardSampler(len(dataset), train, seed, world, rank)  # type: ignore[arg-type]
+        common = {
+            "batch_size": batch_size,
+            "sampler": sampler,
+            "num_workers": self.num_workers,
+            "persistent_workers": self.num_workers > 0,
+            "pin_memory": torch.cuda.is_available(),
+        }
+        if not train:
+            return DataLoader(dataset, **common)
+        return ResumableLoader(
             dataset,
-            batch_size=batch_size,
-            shuffle=train,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=torch.cuda.is_available(),
-            drop_last=train and len(dataset) > batch_size,  # type: ignore[arg-type]
+            drop_last=len(sampler) > batch_size,
+            progress=(lambda: trainer.fit_loop.epoch_loop.batch_progress.current.processed)
+            if trainer
+            else None,
+            **common,
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, get_worker_info
+from torch.utils.data import Dataset
 
 from lowlight.data.degrade import LowLightDegradation
 from lowlight.data.io import ImageReadError, read_image
+from lowlight.data.sampling import SampleKey, sample_rng, split_key
 from lowlight.data.transforms import PairAugment, center_crop, random_crop
 
 
@@ -19,26 +20,18 @@ def to_tensor(img: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32))
 
 
-class WorkerRNG:
-    """A numpy Generator per DataLoader worker, seeded from the seed torch gives that worker.
+def training_rng(key: int | SampleKey) -> tuple[int, np.random.Generator]:
+    """(index, generator) for a training item: drawn from its `SampleKey` (seed, epoch,
+    index) as `ShardSampler` hands it over; a plain index (direct use) counts as seed 0,
+    epoch 0."""
+    index, sample = split_key(key)
+    return index, sample_rng(sample or SampleKey(0, 0, index))
 
-    torch draws each worker's seed from the main process's (seeded) RNG whenever workers
-    start, so samples differ between workers and epochs yet repeat run to run.
-    """
 
-    def __init__(self) -> None:
-        self._key: tuple | None = None
-        self._rng: np.random.Generator | None = None
-
-    def get(self) -> tuple[np.random.Generator, bool]:
-        """The generator, and whether it was just (re)created."""
-        info = get_worker_info()
-        key = (info.id, info.seed) if info is not None else ("main",)
-        fresh = key != self._key
-        if fresh:
-            seed = info.seed if info is not None else torch.initial_seed()
-            self._rng, self._key = np.random.default_rng(seed), key
-        return self._rng, fresh  # type: ignore[return-value]
+def seeded_augment(augment: PairAugment, rng: np.random.Generator) -> PairAugment:
+    """`augment` with its pipelines seeded from `rng` (albumentations keeps its own state)."""
+    augment.set_seed(int(rng.integers(2**31)))
+    return augment
 
 
 class ImageCache:
@@ -75,12 +68,12 @@ class PairedImageDataset(Dataset):
         self.pairs = list(pairs)
         self.augment = augment
         self.crop = crop
-        self._rng = WorkerRNG()
 
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, key: int | SampleKey) -> dict:
+        index, rng = training_rng(key)
         lq_path, gt_path = self.pairs[index]
         lq, gt = read_image(lq_path), read_image(gt_path)
         if lq.shape != gt.shape:
@@ -91,10 +84,7 @@ class PairedImageDataset(Dataset):
         if self.augment is not None:
             if not self.augment.min_size_ok(*lq.shape[:2]):
                 raise _too_small(lq_path, lq.shape, self.augment.crop_size)
-            rng, fresh = self._rng.get()
-            if fresh:
-                self.augment.set_seed(int(rng.integers(2**31)))
-            lq, gt = self.augment(lq, gt)
+            lq, gt = seeded_augment(self.augment, rng)(lq, gt)
         else:
             lq, gt = center_crop(lq, self.crop), center_crop(gt, self.crop)
         return {"lq": to_tensor(lq), "gt": to_tensor(gt), "name": lq_path.stem}
@@ -103,9 +93,10 @@ class PairedImageDataset(Dataset):
 class SyntheticPairDataset(Dataset):
     """Low/normal-light pairs made on the fly from normal-light photos.
 
-    Training (`seed=None`): every item is a fresh random photo, crop, augmentation and
-    degradation. Evaluation (`seed` set): item i is always the same pair, so validation and
-    test sets are fixed across epochs and runs.
+    Training (`seed=None`): item (seed, epoch, index) draws its photo, crop, augmentation
+    and degradation from that key, so every index, epoch and run seed gives a different
+    pair (see `lowlight.data.sampling`). Evaluation (`seed` set): item i is always the same
+    pair, so validation and test sets are fixed across epochs and runs.
     """
 
     def __init__(
@@ -127,18 +118,18 @@ class SyntheticPairDataset(Dataset):
         self.augment = augment
         self.seed = seed
         self._load = ImageCache(cache)
-        self._rng = WorkerRNG()
 
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, key: int | SampleKey) -> dict:
         if self.seed is None:
-            rng, fresh = self._rng.get()
-            if fresh and self.augment is not None:
-                self.augment.set_seed(int(rng.integers(2**31)))
+            index, rng = training_rng(key)
+            if self.augment is not None:
+                seeded_augment(self.augment, rng)
             path = self.photos[int(rng.integers(len(self.photos)))]
         else:
+            index = split_key(key)[0]
             rng = np.random.default_rng([self.seed, index])
             path = self.photos[index % len(self.photos)]
         img = self._load(path)

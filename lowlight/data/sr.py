@@ -13,9 +13,10 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from lowlight.data.base import ImageDataModule
-from lowlight.data.datasets import ImageCache, WorkerRNG, to_tensor
+from lowlight.data.datasets import ImageCache, to_tensor, training_rng
 from lowlight.data.io import list_images, to_uint
 from lowlight.data.pairs import check_pairs, check_ratios, fill_splits, find_pairs
+from lowlight.data.sampling import SampleKey, split_key
 from lowlight.data.synthetic import CACHE_LIMIT, bundled_photos
 from lowlight.ops.imresize import imresize
 
@@ -164,17 +165,17 @@ class SRDataset(Dataset):
         self.length = length
         self.seed = seed
         self._load = ImageCache(cache)
-        self._rng = WorkerRNG()
 
     def __len__(self) -> int:
         return self.length if self.length is not None else len(self.items)
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, key: int | SampleKey) -> dict:
         train = self.crop_size is not None
         if train:
-            rng, _ = self._rng.get()
+            index, rng = training_rng(key)
             item = int(rng.integers(len(self.items))) if self.length is not None else index
         else:
+            index = split_key(key)[0]
             rng = np.random.default_rng([self.seed, index])
             item = index
         lr_path, hr_path = self.items[item]

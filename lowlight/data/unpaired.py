@@ -9,9 +9,10 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from lowlight.data.base import ImageDataModule
-from lowlight.data.datasets import WorkerRNG, to_tensor
+from lowlight.data.datasets import seeded_augment, to_tensor, training_rng
 from lowlight.data.io import list_images, read_image
 from lowlight.data.pairs import check_pairs, check_ratios, fill_splits
+from lowlight.data.sampling import SampleKey
 from lowlight.data.transforms import PairAugment, center_crop
 
 log = logging.getLogger(__name__)
@@ -26,19 +27,16 @@ class ImageFolderDataset(Dataset):
         self.paths = list(paths)
         self.augment = augment
         self.crop = crop
-        self._rng = WorkerRNG()
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, key: int | SampleKey) -> dict:
+        index, rng = training_rng(key)
         path = self.paths[index]
         img = read_image(path)
         if self.augment is not None:
-            rng, fresh = self._rng.get()
-            if fresh:
-                self.augment.set_seed(int(rng.integers(2**31)))
-            img, _ = self.augment(img)
+            img, _ = seeded_augment(self.augment, rng)(img)
         else:
             img = center_crop(img, self.crop)
         return {"lq": to_tensor(img), "name": path.stem}

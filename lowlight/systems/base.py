@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from lightning.pytorch import LightningModule
 from torch import nn
@@ -76,6 +78,23 @@ class EnhancementSystem(LightningModule):
             self.val_y = y_metrics("val/")
             self.test_y = y_metrics("test/")
             self.input_y = y_metrics("test/input_")
+
+    def on_train_epoch_start(self) -> None:
+        # Epoch-wise LR schedules follow the epoch counter rather than an end-of-epoch hook:
+        # depending on where a checkpoint was written, Lightning's resume skips or replays
+        # `on_train_epoch_end`, and a scheduler stepped there would end one step off.
+        # Catching up here gives the uninterrupted run's learning rate after any resume.
+        schedulers = self.lr_schedulers()
+        if schedulers is None:
+            return
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                continue  # metric-driven: Lightning steps it with the metric
+            with warnings.catch_warnings():
+                # after a resume the optimizer has not stepped yet in this process
+                warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step")
+                while scheduler.last_epoch < self.current_epoch:
+                    scheduler.step()
 
     @property
     def eval_generator(self) -> nn.Module:

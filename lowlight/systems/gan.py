@@ -54,7 +54,7 @@ class GANSystem(EnhancementSystem):
     Args:
         optimizer_g, optimizer_d: optimizer factories (`functools.partial`) taking params.
         scheduler_g, scheduler_d: optional LR-scheduler factories taking an optimizer,
-            stepped once per epoch.
+            epoch-wise (see `EnhancementSystem.on_train_epoch_start`).
         loss_weights: `pixel`, `adv` and `perceptual` weights.
         perceptual_loss: e.g. `PerceptualLoss`; needed (and its weights read) only when the
             `perceptual` weight is positive. Computed on RGB.
@@ -275,10 +275,3 @@ class GANSystem(EnhancementSystem):
                 self.generator_ema.update_parameters(self.generator)
         self.log("train/g_loss", g_loss.detach(), prog_bar=True, on_epoch=True, batch_size=size)
         self.log("train/pixel", pixel.detach(), on_epoch=True, batch_size=size)
-
-    def on_train_epoch_end(self) -> None:
-        schedulers = self.lr_schedulers()
-        if schedulers is None:
-            return
-        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
-            scheduler.step()
