@@ -67,9 +67,11 @@ def cli_args(overrides: list[str]) -> list[str]:
     return [o if not o.startswith("~") else f"{o[1:]}=null" for o in overrides]
 
 
-def train_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    """`python -m lowlight.train ARGS` in a subprocess, as a user runs it."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HYDRA_FULL_ERROR": "1"}
+def train_cli(args: list[str], cwd: Path, **popen) -> subprocess.CompletedProcess:
+    """`python -m lowlight.train ARGS` in a subprocess, as a user runs it (tests/ importable,
+    for the fault-injection callbacks of chaos_callbacks.py)."""
+    path = os.pathsep.join([str(ROOT), str(ROOT / "tests")])
+    env = {**os.environ, "PYTHONPATH": path, "HYDRA_FULL_ERROR": "1"}
     return subprocess.run(
         [sys.executable, "-m", "lowlight.train", *args],
         cwd=cwd,
@@ -77,6 +79,7 @@ def train_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=600,
+        **popen,
     )
 
 

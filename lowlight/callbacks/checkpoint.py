@@ -33,10 +33,17 @@ class RunCheckpoint(ModelCheckpoint):
 
     CHECKPOINT_NAME_LAST = LAST
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, every_n_train_steps: int | None = None, **kwargs: Any) -> None:
+        if every_n_train_steps is not None and every_n_train_steps < 1:
+            raise ValueError(
+                "callbacks.model_checkpoint.every_n_train_steps must be a positive number of "
+                f"optimizer steps or null, got {every_n_train_steps}"
+            )
         kwargs.setdefault("save_last", True)
         kwargs.setdefault("enable_version_counter", False)
+        # Lightning would make top-k saves step-wise too; here steps refresh last.ckpt only
         super().__init__(*args, **kwargs)
+        self.step_interval = every_n_train_steps or 0
         self._last_written: tuple[int, int] | None = None
 
     # ------------------------------------------------------------------ writing
@@ -79,7 +86,7 @@ class RunCheckpoint(ModelCheckpoint):
     # ------------------------------------------------------------------ when
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        n = self._every_n_train_steps
+        n = self.step_interval
         if n >= 1 and trainer.global_step % n == 0 and not self._idle(trainer):
             self._write_last(trainer)
 

@@ -71,7 +71,8 @@ class ShardSampler(DistributedSampler):
         self.num_replicas = num_replicas
         self.rank = rank
         self.epoch = 0
-        self.skip = 0  # samples of this rank's current epoch already trained on (resume)
+        # (epoch, n): on resume, the first n samples of that epoch are already trained on
+        self.resume: tuple[int, int] | None = None
         if shuffle:
             self.num_samples = self.length // num_replicas
         else:
@@ -86,7 +87,13 @@ class ShardSampler(DistributedSampler):
         return order[: self.total_size][self.rank :: self.num_replicas].tolist()
 
     def __iter__(self) -> Iterator[Any]:
-        indices, self.skip = self.indices()[self.skip :], 0
+        # Decided here, not when the DataLoader makes its iterator: on a restart Lightning
+        # makes that before it sets the epoch, and only iterates the sampler after.
+        skip = 0
+        if self.resume is not None and self.epoch >= self.resume[0]:
+            skip = self.resume[1] if self.epoch == self.resume[0] else 0
+            self.resume = None
+        indices = self.indices()[skip:]
         if not self.shuffle:
             return iter(indices)
         return iter(SampleKey(self.seed, self.epoch, i) for i in indices)
@@ -124,12 +131,4 @@ class ResumableLoader(DataLoader):
                 f"the checkpoint was trained with data.batch_size={state.get('batch_size')}, "
                 f"this run has {self.batch_size}: resume with the same batch size"
             )
-        self._resume = (int(state["epoch"]), int(state["batches"]) * int(self.batch_size or 1))
-
-    def __iter__(self):
-        epoch, skip = getattr(self, "_resume", (None, 0))
-        self._resume = (None, 0)
-        if epoch == self.shard.epoch and skip:
-            # resumed mid-epoch: the first `skip` samples of this epoch are in the weights
-            self.shard.skip = min(skip, len(self.shard))
-        return super().__iter__()
+        self.shard.resume = (int(state["epoch"]), int(state["batches"]) * int(self.batch_size or 1))

@@ -1,0 +1,101 @@
+"""Runs you can trust: kill-and-resume parity, checkpoints, run folders, DDP, failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import TINY, cli_args, train_cli
+
+# A 4-epoch run of 2 batches per epoch, bit-reproducible on a CPU.
+PARITY = [
+    "+experiment=lle_gan",
+    *cli_args(TINY),
+    "trainer.max_epochs=4",
+    "trainer.deterministic=true",
+    "~callbacks.image_grid",
+]
+KILL = "+callbacks.kill._target_=chaos_callbacks.KillAt"
+
+
+def _run(folder: Path, *extra: str, cwd: Path, expect: int = 0):
+    done = train_cli([*_args(*extra), f"hydra.run.dir={folder}"], cwd)
+    assert done.returncode == expect, done.stderr[-3000:]
+    return done
+
+
+def _state(ckpt: Path) -> dict:
+    return torch.load(ckpt, map_location="cpu", weights_only=True)
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    """Bit-identical final weights, optimizer states, best checkpoint and metrics."""
+    sa, sb = _state(a / "checkpoints" / "last.ckpt"), _state(b / "checkpoints" / "last.ckpt")
+    assert sa["epoch"] == sb["epoch"] and sa["global_step"] == sb["global_step"]
+    assert sa["state_dict"].keys() == sb["state_dict"].keys()
+    differ = [
+        k for k in sa["state_dict"] if not torch.equal(sa["state_dict"][k], sb["state_dict"][k])
+    ]
+    assert not differ, f"weights differ after resume: {differ[:5]}"
+    for oa, ob in zip(sa["optimizer_states"], sb["optimizer_states"], strict=True):
+        for pa, pb in zip(oa["state"].values(), ob["state"].values(), strict=True):
+            assert all(torch.equal(pa[k], pb[k]) for k in pa), "optimizer state differs"
+    assert sa["lr_schedulers"] == sb["lr_schedulers"]
+    ra, rb = (json.loads((r / "results.json").read_text()) for r in (a, b))
+    assert rb["status"] == "finished"
+    assert Path(ra["best_checkpoint"]).name == Path(rb["best_checkpoint"]).name
+    assert ra["best_score"] == rb["best_score"]
+    assert ra["test"] == rb["test"] and ra["val"] == rb["val"]
+
+
+def _args(*extra: str) -> list[str]:
+    return [a if not a.startswith("~") else f"{a[1:]}=null" for a in [*PARITY, *extra]]
+
+
+# (where the kill lands, extra settings, the epoch last.ckpt must hold after the kill)
+KILL_POINTS = {
+    "mid_epoch": (["+callbacks.kill.epoch=2", "+callbacks.kill.batch=0"], [], 1),
+    # after epoch 1's validation, before its checkpoint is written
+    "after_validation": (["+callbacks.kill.epoch=1"], [], 0),
+    "first_epoch": (["+callbacks.kill.epoch=0", "+callbacks.kill.batch=1"], [], None),
+    # last.ckpt every 2 optimizer steps (= every batch of a GAN): resumes mid-epoch
+    "step_checkpoint": (
+        ["+callbacks.kill.epoch=2", "+callbacks.kill.batch=1"],
+        ["callbacks.model_checkpoint.every_n_train_steps=2"],
+        2,
+    ),
+}
+FAST_KILLS = ("mid_epoch", "step_checkpoint")
+
+
+def kill_and_resume(tmp_path: Path, point: str) -> None:
+    kill, settings, last_epoch = KILL_POINTS[point]
+    a, b = tmp_path / "a", tmp_path / "b"
+    _run(a, *settings, cwd=tmp_path)
+    _run(b, *settings, KILL, *kill, cwd=tmp_path, expect=-9)
+    last = b / "checkpoints" / "last.ckpt"
+    if last_epoch is None:  # killed before any epoch completed: nothing to resume from
+        assert not last.exists()
+        assert json.loads((b / "results.json").read_text())["status"] == "running"
+        return
+    assert _state(last)["epoch"] == last_epoch
+    # the resumed run continues in its own folder (no hydra.run.dir given)
+    done = train_cli(_args(*settings, f"ckpt_path={last}"), tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not (tmp_path / "logs").exists(), "resumed into the run folder, not a new one"
+    assert_same_run(a, b)
+
+
+@pytest.mark.parametrize("point", FAST_KILLS)
+def test_killed_and_resumed_from_last_equals_the_uninterrupted_run(tmp_path, point):
+    kill_and_resume(tmp_path, point)
+
+
+@pytest.mark.slow
+@pytest.mark.chaos
+@pytest.mark.parametrize("point", [p for p in KILL_POINTS if p not in FAST_KILLS])
+def test_chaos_kill_and_resume(tmp_path, point):
+    kill_and_resume(tmp_path, point)
