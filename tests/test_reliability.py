@@ -99,3 +99,95 @@ def test_killed_and_resumed_from_last_equals_the_uninterrupted_run(tmp_path, poi
 @pytest.mark.parametrize("point", [p for p in KILL_POINTS if p not in FAST_KILLS])
 def test_chaos_kill_and_resume(tmp_path, point):
     kill_and_resume(tmp_path, point)
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def _scripted_module(scores: list[float]):
+    """A LightningModule whose val/psnr in epoch e is scores[e] (and that learns nothing)."""
+    import lightning as L
+
+    class Module(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def training_step(self, batch, batch_idx):
+            return (self.w - 1.0).pow(2).sum()
+
+        def validation_step(self, batch, batch_idx):
+            self.log("val/psnr", float(scores[self.current_epoch]))
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    return Module()
+
+
+def _fit(tmp: Path, scores, epochs: int, ckpt: str | None = None):
+    import lightning as L
+    from torch.utils.data import DataLoader
+
+    from lowlight.callbacks import RunCheckpoint
+
+    callback = RunCheckpoint(
+        dirpath=tmp / "checkpoints",
+        filename="epoch{epoch:03d}",
+        auto_insert_metric_name=False,
+        monitor="val/psnr",
+        mode="max",
+    )
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        callbacks=[callback],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    data = DataLoader(torch.zeros(2, 1), batch_size=1)
+    trainer.fit(_scripted_module(scores), data, data, ckpt_path=ckpt)
+    return callback
+
+
+SCORES = [10.0, 20.0, 15.0, 12.0]  # best in epoch 1; the later epochs are worse
+
+
+def test_last_ckpt_holds_the_last_epoch_even_when_it_did_not_improve(tmp_path):
+    callback = _fit(tmp_path, SCORES, epochs=3)
+    last = _state(tmp_path / "checkpoints" / "last.ckpt")
+    assert last["epoch"] == 2, "last.ckpt is the end of the last epoch, not the best"
+    assert Path(callback.best_model_path).name == "epoch001.ckpt"
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "epoch001.ckpt",
+        "last.ckpt",
+    ], "no .part files, one best, one last"
+
+
+@pytest.mark.parametrize("where", ["same_folder", "moved_folder", "new_folder"])
+def test_the_best_checkpoint_survives_a_resume(tmp_path, where):
+    import shutil
+
+    first = tmp_path / "run"
+    _fit(first, SCORES, epochs=2)  # crashed after epoch 1 (its best)
+    run = first
+    if where == "moved_folder":
+        run = tmp_path / "elsewhere"
+        shutil.move(first, run)
+    elif where == "new_folder":
+        # what train() does for a resume into another folder: carry the best file along
+        from lowlight.train import _carry_best
+
+        run = tmp_path / "new"
+        state = _state(first / "checkpoints" / "last.ckpt")
+        _carry_best(state, first / "checkpoints" / "last.ckpt", run)
+    callback = _fit(
+        run,
+        SCORES,
+        epochs=4,
+        ckpt=str(first if where != "moved_folder" else run) + "/checkpoints/last.ckpt",
+    )
+    assert callback.best_model_score.item() == 20.0, "epoch 2 (15.0) is not the best"
+    assert Path(callback.best_model_path) == run / "checkpoints" / "epoch001.ckpt"
+    assert _state(run / "checkpoints" / "last.ckpt")["epoch"] == 3

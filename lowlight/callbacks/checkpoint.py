@@ -99,6 +99,13 @@ class RunCheckpoint(ModelCheckpoint):
         super().on_train_epoch_end(trainer, pl_module)
         self._write_last(trainer)  # also on epochs without validation
 
+    def on_train_end(self, trainer, pl_module) -> None:
+        # Lightning writes last again here when no top-k save happened in this fit, with the
+        # epoch counter already past the end; only a stop mid-epoch (max_steps) needs it.
+        stepped = (self._last_written or (None, None))[1] != trainer.global_step
+        if self.save_last and stepped and not self._idle(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
     # ------------------------------------------------------------------ resuming
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
