@@ -191,3 +191,83 @@ def test_the_best_checkpoint_survives_a_resume(tmp_path, where):
     assert callback.best_model_score.item() == 20.0, "epoch 2 (15.0) is not the best"
     assert Path(callback.best_model_path) == run / "checkpoints" / "epoch001.ckpt"
     assert _state(run / "checkpoints" / "last.ckpt")["epoch"] == 3
+
+
+# ---------------------------------------------------------------- distributed
+
+
+@pytest.mark.parametrize("world", [1, 2, 3, 4])
+@pytest.mark.parametrize("length", [1, 5, 8, 11])
+def test_shards_divide_the_work_and_score_every_image_once(world, length):
+    from lowlight.data.sampling import SampleKey, ShardSampler
+
+    train = [ShardSampler(length, True, seed=7, num_replicas=world, rank=r) for r in range(world)]
+    for s in train:
+        s.set_epoch(3)
+    keys = [list(s) for s in train]
+    assert len({len(k) for k in keys}) == 1, "every rank makes the same number of steps"
+    indices = [k.index for ks in keys for k in ks]
+    assert len(indices) == len(set(indices)) == length // world * world, "disjoint, no padding"
+    assert all(k == SampleKey(7, 3, k.index) for ks in keys for k in ks)
+    evals = [list(ShardSampler(length, False, 0, world, r)) for r in range(world)]
+    assert sorted(i for e in evals for i in e) == list(range(length)), "each image exactly once"
+
+
+def test_the_training_order_depends_on_seed_and_epoch_only():
+    from lowlight.data.sampling import ShardSampler
+
+    a, b = ShardSampler(64, True, seed=1), ShardSampler(64, True, seed=1)
+    a.set_epoch(2)
+    b.set_epoch(2)
+    assert list(a) == list(b)
+    b.set_epoch(3)
+    assert [k.index for k in a] != [k.index for k in b]
+    b.set_epoch(2)
+    b.resume = (2, 10)  # resumed after 10 samples of epoch 2
+    assert list(b) == list(a)[10:]
+    assert list(b) == list(a), "the skip applies once"
+
+
+DDP = [
+    "+experiment=lle_gan",
+    *cli_args(TINY),
+    "data.test_samples=5",  # odd: the shards differ in size
+    "data.eval_batch_size=2",
+    "data.batch_size=2",
+    "trainer=ddp",
+    "trainer.accelerator=cpu",
+    "trainer.devices=2",
+    "callbacks.image_grid=null",
+]
+
+
+def test_two_process_cpu_ddp_divides_training_and_scores_the_test_set_once(tmp_path):
+    import lightning as L
+    from hydra.utils import instantiate
+
+    from conftest import compose_cfg
+
+    run = tmp_path / "ddp"
+    record = ["+callbacks.rec._target_=chaos_callbacks.RecordNames", f"+callbacks.rec.path={run}/n"]
+    done = train_cli([*DDP, f"hydra.run.dir={run}", *record], tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = []
+    for rank in (0, 1):
+        lines = (run / f"n.rank{rank}.jsonl").read_text().splitlines()
+        seen.append({n for line in lines for n in json.loads(line)["names"]})
+    assert seen[0] and seen[1] and not seen[0] & seen[1], "each rank trains on other samples"
+    assert len(seen[0] | seen[1]) == 8, "together they cover the epoch"
+    results = json.loads((run / "results.json").read_text())
+    assert results["status"] == "finished"
+
+    # the same checkpoint tested by one process
+    overrides = [o for o in DDP if not o.startswith("trainer.")]
+    cfg = compose_cfg([o if o != "trainer=ddp" else "trainer=cpu" for o in overrides], tmp_path)
+    datamodule, system = instantiate(cfg.data), instantiate(cfg.system)
+    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False)
+    (single,) = trainer.test(
+        system, datamodule, ckpt_path=results["best_checkpoint"], verbose=False
+    )
+    assert set(single) == {k for k in results["test"] if k.startswith("test/")}
+    for key, value in single.items():
+        assert results["test"][key] == pytest.approx(value, rel=1e-6, abs=1e-7), key

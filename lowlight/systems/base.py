@@ -144,7 +144,7 @@ class EnhancementSystem(LightningModule):
         metrics.update(out, autocontrast(lq))
         self.log_dict(metrics, on_epoch=True, batch_size=out.shape[0])
         stats = {f"{prefix}{k}": v.mean() for k, v in no_reference_stats(out).items()}
-        self.log_dict(stats, on_epoch=True, batch_size=out.shape[0])
+        self.log_dict(stats, on_epoch=True, batch_size=out.shape[0], sync_dist=True)
 
     def _evaluate(self, batch: dict, stage: str, out: torch.Tensor | None = None) -> torch.Tensor:
         """Score `out` (default: the enhanced `batch["lq"]`) and log it under `stage/`."""

@@ -249,9 +249,28 @@ class GANSystem(EnhancementSystem):
                 self._check_finite("d_loss", d_loss, batch, batch_idx)
                 self.manual_backward(d_loss / self.accumulate)
                 self._step(opt_d, batch_idx)
-            self.log("train/d_loss", d_loss.detach(), prog_bar=True, on_epoch=True, batch_size=size)
-            self.log("train/d_real", real_pred.detach().mean(), on_epoch=True, batch_size=size)
-            self.log("train/d_fake", fake_pred.detach().mean(), on_epoch=True, batch_size=size)
+            self.log(
+                "train/d_loss",
+                d_loss.detach(),
+                prog_bar=True,
+                on_epoch=True,
+                batch_size=size,
+                sync_dist=True,
+            )
+            self.log(
+                "train/d_real",
+                real_pred.detach().mean(),
+                on_epoch=True,
+                batch_size=size,
+                sync_dist=True,
+            )
+            self.log(
+                "train/d_fake",
+                fake_pred.detach().mean(),
+                on_epoch=True,
+                batch_size=size,
+                sync_dist=True,
+            )
 
         with self.toggled_optimizer(opt_g):
             pixel = self.pixel_loss(fake, real)
@@ -259,7 +278,13 @@ class GANSystem(EnhancementSystem):
             if self.perceptual_loss is not None:
                 perceptual = self.perceptual_loss(self.from_net(fake), batch["gt"])
                 g_loss = g_loss + self.loss_weights["perceptual"] * perceptual
-                self.log("train/perceptual", perceptual.detach(), on_epoch=True, batch_size=size)
+                self.log(
+                    "train/perceptual",
+                    perceptual.detach(),
+                    on_epoch=True,
+                    batch_size=size,
+                    sync_dist=True,
+                )
             if adversarial_on:
                 real_pred = (
                     self.discriminator(real).detach()
@@ -268,10 +293,17 @@ class GANSystem(EnhancementSystem):
                 )
                 adv = self.adversarial.generator_loss(self.discriminator(fake), real_pred)
                 g_loss = g_loss + self.loss_weights["adv"] * adv
-                self.log("train/adv", adv.detach(), on_epoch=True, batch_size=size)
+                self.log("train/adv", adv.detach(), on_epoch=True, batch_size=size, sync_dist=True)
             self._check_finite("g_loss", g_loss, batch, batch_idx)
             self.manual_backward(g_loss / self.accumulate)
             if self._step(opt_g, batch_idx) and self.generator_ema is not None:
                 self.generator_ema.update_parameters(self.generator)
-        self.log("train/g_loss", g_loss.detach(), prog_bar=True, on_epoch=True, batch_size=size)
-        self.log("train/pixel", pixel.detach(), on_epoch=True, batch_size=size)
+        self.log(
+            "train/g_loss",
+            g_loss.detach(),
+            prog_bar=True,
+            on_epoch=True,
+            batch_size=size,
+            sync_dist=True,
+        )
+        self.log("train/pixel", pixel.detach(), on_epoch=True, batch_size=size, sync_dist=True)

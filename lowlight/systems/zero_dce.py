@@ -97,9 +97,19 @@ class ZeroDCESystem(EnhancementSystem):
             )
         size = lq.shape[0]
         self.log_dict(
-            {f"{stage}/{k}": v.detach() for k, v in terms.items()}, on_epoch=True, batch_size=size
+            {f"{stage}/{k}": v.detach() for k, v in terms.items()},
+            on_epoch=True,
+            batch_size=size,
+            sync_dist=True,  # a batch-weighted mean over ranks (exact with uneven shards)
         )
-        self.log(f"{stage}/loss", total.detach(), prog_bar=True, on_epoch=True, batch_size=size)
+        self.log(
+            f"{stage}/loss",
+            total.detach(),
+            prog_bar=True,
+            on_epoch=True,
+            batch_size=size,
+            sync_dist=True,
+        )
         return total, enhanced
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
