@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,9 @@ from torch import nn
 from lowlight.models.dce import DCENet
 from lowlight.models.dce.dce_net import flush_subnormal_
 from lowlight.ops.color import check_color_space, rgb_to_ycrcb, ycrcb_to_rgb
+from lowlight.safe import build_untrusted, load_checkpoint
+
+log = logging.getLogger(__name__)
 
 ARCHS = ("auto", "run", "zero_dce")
 AUTO_TILE = 512  # tile side when --tile is omitted and the image is larger than...
@@ -81,7 +85,7 @@ class LoadedModel:
 def generator_weights(path: str | Path) -> dict[str, torch.Tensor]:
     """The generator's weights from a Lightning checkpoint (`weights_only=True`): the EMA
     copy (`generator_ema.module.*`) when the run kept one, else `generator.*`."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_checkpoint(path)
     state = state.get("state_dict", state)
     ema = "generator_ema.module."
     prefix = ema if any(k.startswith(ema) for k in state) else "generator."
@@ -91,22 +95,53 @@ def generator_weights(path: str | Path) -> dict[str, torch.Tensor]:
     return weights
 
 
+def _best_in_last(run: Path) -> Path | None:
+    """The best checkpoint that last.ckpt's checkpoint callback recorded (a run that stopped
+    before writing results.json), if that file is in the run folder."""
+    try:
+        state = load_checkpoint(run / "checkpoints" / "last.ckpt")
+    except ValueError:
+        return None
+    for key, cb in (state.get("callbacks") or {}).items():
+        best = cb.get("best_model_path") if isinstance(cb, dict) else None
+        if str(key).startswith(("RunCheckpoint", "ModelCheckpoint")) and best:
+            path = run / "checkpoints" / Path(best).name
+            if path.is_file():
+                return path
+    return None
+
+
 def choose_checkpoint(run: Path) -> Path:
-    """The checkpoint to use from a run folder: the best one the run recorded in
-    results.json, else checkpoints/last.ckpt, else the newest checkpoint."""
+    """The checkpoint to use from a run folder: the best one the run recorded (results.json,
+    else last.ckpt's record), else checkpoints/last.ckpt. Never `on_exception*.ckpt` (the
+    state at a crash: random or exploded weights) nor a half-written `.part` file: those
+    are used only when named explicitly."""
     results = run / "results.json"
-    if results.is_file():
-        best = json.loads(results.read_text()).get("best_checkpoint")
-        if best and Path(best).is_file():
-            return Path(best)
-        if best and (run / "checkpoints" / Path(best).name).is_file():  # a moved run folder
-            return run / "checkpoints" / Path(best).name
-    if (run / "checkpoints" / "last.ckpt").is_file():
-        return run / "checkpoints" / "last.ckpt"
-    found = sorted((run / "checkpoints").glob("*.ckpt"), key=lambda p: p.stat().st_mtime)
-    if not found:
-        raise FileNotFoundError(f"no checkpoint in {run / 'checkpoints'}")
-    return found[-1]
+    info = json.loads(results.read_text()) if results.is_file() else {}
+    status = info.get("status", "finished" if info else "unknown")
+    best = info.get("best_checkpoint")
+    if best and Path(best).is_file():
+        return Path(best)
+    if best and (run / "checkpoints" / Path(best).name).is_file():  # a moved run folder
+        return run / "checkpoints" / Path(best).name
+    chosen = _best_in_last(run)
+    if chosen is None and (run / "checkpoints" / "last.ckpt").is_file():
+        chosen = run / "checkpoints" / "last.ckpt"
+    if chosen is None:
+        others = sorted(p.name for p in (run / "checkpoints").glob("*.ckpt"))
+        why = f" (it failed: {info['error']})" if info.get("error") else ""
+        raise FileNotFoundError(
+            f"{run} holds no trained checkpoint: the run stopped before finishing an epoch"
+            f"{why}. "
+            + (
+                f"Found only {', '.join(others)}: pass one explicitly to use it anyway."
+                if others
+                else ""
+            )
+        )
+    if status != "finished":
+        log.warning("%s did not finish (status: %s); using %s", run, status, chosen.name)
+    return chosen
 
 
 def _is_zero_dce_file(path: Path) -> bool:
@@ -121,8 +156,7 @@ def _is_zero_dce_file(path: Path) -> bool:
 def load_model(spec: str | Path, arch: str = "auto", name: str | None = None) -> LoadedModel:
     """Load a run folder, a checkpoint inside one, or (`arch="zero_dce"`, or detected from
     the keys) the Zero-DCE authors' weights file, ready for inference on CPU."""
-    from hydra.utils import instantiate  # hydra is slow to import; only needed here
-    from omegaconf import OmegaConf
+    from omegaconf import OmegaConf  # slow to import; only needed here
 
     if arch not in ARCHS:
         raise ValueError(f"--arch must be one of {', '.join(ARCHS)}, got {arch!r}")
@@ -148,18 +182,26 @@ def load_model(spec: str | Path, arch: str = "auto", name: str | None = None) ->
             "(or a checkpoint inside its checkpoints/ folder)"
         )
     cfg = OmegaConf.load(config)
-    generator = instantiate(cfg.system.generator)
+    system = cfg.get("system") or {}
+    if "generator" not in system:
+        raise ValueError(f"{config} has no system.generator: not a config written by train")
+    # the folder may come from anyone: build only allow-listed classes (lowlight.safe)
+    generator = build_untrusted(system.generator, "system.generator", str(config))
+    weights = generator_weights(checkpoint)
     try:
-        generator.load_state_dict(generator_weights(checkpoint))
+        generator.load_state_dict(weights)
     except RuntimeError as e:
         raise ValueError(f"{checkpoint} does not fit the generator in {config}: {e}") from e
-    net = InferenceNet(flush_subnormal_(generator), cfg.system.get("color_space", "rgb"))
+    color_space = system.get("color_space", "rgb")
+    if not isinstance(color_space, str):
+        raise ValueError(f"{config}: system.color_space must be a string, got {color_space!r}")
+    net = InferenceNet(flush_subnormal_(generator), color_space)
     return LoadedModel(
         name or run.name,
         net.eval(),
         path,
         checkpoint=checkpoint,
-        config=OmegaConf.to_container(cfg, resolve=True),
+        config=OmegaConf.to_container(cfg, resolve=False),  # resolvers could run code
     )
 
 

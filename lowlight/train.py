@@ -32,6 +32,8 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
+from lowlight.safe import load_checkpoint
+
 log = logging.getLogger(__name__)
 
 STAMP = "%Y-%m-%d_%H-%M-%S"
@@ -108,15 +110,12 @@ def _number(value: Any) -> float | None:
 
 
 def _checkpoint_state(path: str) -> dict:
-    """The checkpoint as plain data, refusing anything but tensors and containers: a
-    checkpoint may come from someone else, and Lightning itself unpickles fully."""
+    """The checkpoint as plain data, refusing pickled code before Lightning reads it (a
+    checkpoint may come from someone else; Lightning's own load is not restricted)."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # UnpicklingError, RuntimeError, EOFError, ...
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(
-            f"ckpt_path={path} is not a checkpoint this suite can load safely ({first[:200]})"
-        ) from None
+        return load_checkpoint(path)
+    except ValueError as e:
+        raise ValueError(f"ckpt_path={e}") from None
 
 
 def _carry_best(state: dict, ckpt: Path, out_dir: Path) -> None:

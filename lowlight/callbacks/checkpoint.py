@@ -125,3 +125,17 @@ class RunCheckpoint(ModelCheckpoint):
                     state[key] = moved(state.get(key))
                 state["dirpath"] = self.dirpath
         super().load_state_dict(state)
+
+
+def last_good_state(trainer) -> str:
+    """Where the last finite weights of this run are, in words, for an error message."""
+    callback = getattr(trainer, "checkpoint_callback", None)
+    written = getattr(callback, "_last_written", None)
+    path = getattr(callback, "last_model_path", "")
+    if written is not None and path and Path(path).is_file():
+        return f"the last good state is {path} (end of epoch {written[0]})"
+    return (
+        "no checkpoint holds trained weights yet (the run failed before finishing its first "
+        "epoch); checkpoints/on_exception.ckpt, if written, holds the state at the failure, "
+        "for debugging only"
+    )

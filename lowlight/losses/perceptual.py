@@ -76,7 +76,9 @@ class PerceptualLoss(nn.Module):
                 "then set system.perceptual_loss.weights_path=/path/to/vgg19-dcbb9e9d.pth "
                 "(or drop the term: system.loss_weights.perceptual=0)"
             )
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        from lowlight.safe import load_checkpoint
+
+        state = load_checkpoint(path, "VGG19 weights file")
         state = {
             k.removeprefix("features."): v
             for k, v in state.items()

@@ -10,6 +10,7 @@ from torch import nn
 from torch.optim import Optimizer
 from torch.optim.swa_utils import AveragedModel
 
+from lowlight.callbacks.checkpoint import last_good_state
 from lowlight.inference import generator_weights
 from lowlight.losses.adversarial import AdversarialLoss
 from lowlight.systems.base import EnhancementSystem, check_loss_weights
@@ -209,9 +210,10 @@ class GANSystem(EnhancementSystem):
         names = ", ".join(map(str, batch.get("name", [])[:4]))
         raise FloatingPointError(
             f"train/{name} is {value.item()} at epoch {self.current_epoch}, batch {batch_idx} "
-            f"(images: {names}). No weights were updated with it; the last good state is in "
-            "the run's checkpoints/. Try a lower learning rate (system.optimizer_g.lr, "
-            "system.optimizer_d.lr), system.grad_clip, or check these images."
+            f"(images: {names}). No weights were updated with it; "
+            f"{last_good_state(self.trainer)}. Try a lower learning rate "
+            "(system.optimizer_g.lr, system.optimizer_d.lr), system.grad_clip, or check these "
+            "images."
         )
 
     def _step(self, optimizer, batch_idx: int) -> bool:

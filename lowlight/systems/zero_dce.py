@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
+from lowlight.callbacks.checkpoint import last_good_state
 from lowlight.systems.base import EnhancementSystem, check_loss_weights
 
 ZERO_REFERENCE_TERMS = ("spatial", "exposure", "color", "smoothness")
@@ -93,7 +94,8 @@ class ZeroDCESystem(EnhancementSystem):
             names = ", ".join(map(str, batch.get("name", [])[:4]))
             raise FloatingPointError(
                 f"{stage}/loss is {total.item()} at epoch {self.current_epoch} (images: {names}); "
-                "try a lower system.optimizer.lr or check these images"
+                f"{last_good_state(self.trainer)}. Try a lower system.optimizer.lr or check "
+                "these images."
             )
         size = lq.shape[0]
         self.log_dict(

@@ -84,7 +84,9 @@ class DCENet(nn.Module):
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"Zero-DCE weights not found: {path}")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        from lowlight.safe import load_checkpoint
+
+        state = load_checkpoint(path, "Zero-DCE weights file")
         state = {k.removeprefix("module."): v for k, v in state.items()}  # DataParallel saves
         # the authors' layer names -> ours
         rename = {

@@ -1,0 +1,101 @@
+"""Files from other people are data, never code: safe checkpoint loading and an allow-list
+for the configs of run folders.
+
+A run folder's `config.yaml` names classes by `_target_`; instantiating it as is would let
+a shared folder run anything (`_target_: os.system`, or `torch.load` with
+`weights_only: false` on an attacker's pickle). `build_untrusted` builds only this
+package's generators and torch.nn layers; everything else is refused with the key named.
+Checkpoints are read with `torch.load(weights_only=True)`, which refuses pickled code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+# Hydra keys a generator config may use besides its arguments.
+_HYDRA_KEYS = {"_target_", "_recursive_", "_convert_", "_args_"}
+
+
+class UnsafeConfigError(ValueError):
+    """A config from an untrusted source asks for something outside the allow-list."""
+
+
+def load_checkpoint(path: str | Path, what: str = "checkpoint") -> dict:
+    """`torch.load(path, weights_only=True)` on the CPU; any failure (a truncated file, a
+    pickle that holds code, not a checkpoint at all) becomes one clear ValueError line."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # UnpicklingError, RuntimeError, EOFError, ...
+        lines = str(e).strip().splitlines()
+        first = lines[0] if lines else type(e).__name__
+        raise ValueError(
+            f"{path}: not a {what} that can be loaded safely ({type(e).__name__}: "
+            f"{first[:160]}); files that need weights_only=False are refused"
+        ) from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: not a {what} (holds a {type(state).__name__}, not a dict)")
+    return state
+
+
+def allowed_targets() -> set[str]:
+    """`_target_` strings a run folder may name: this package's generators (and DCE-Net)."""
+    from lowlight.models import dce, generators
+
+    names = set()
+    for module in (generators, dce):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if isinstance(obj, type) and issubclass(obj, nn.Module):
+                names |= {f"{module.__name__}.{name}", f"{obj.__module__}.{obj.__qualname__}"}
+    return names
+
+
+def _is_torch_layer(target: str) -> bool:
+    """`torch.nn.<Layer>`: a layer class of torch.nn itself (Conv2d, BatchNorm2d, ...)."""
+    prefix, _, name = target.rpartition(".")
+    obj = getattr(nn, name, None) if prefix == "torch.nn" else None
+    return isinstance(obj, type) and issubclass(obj, nn.Module)
+
+
+def check_untrusted(node: Any, key: str, source: str, allowed: set[str]) -> None:
+    """Refuse any `_target_` outside `allowed` / torch.nn layers, any other Hydra special
+    key and any interpolation (`${...}` may call resolvers), naming the key."""
+    if isinstance(node, dict):
+        target = node.get("_target_")
+        if target is not None and not (target in allowed or _is_torch_layer(str(target))):
+            raise UnsafeConfigError(
+                f"{source}: {key}._target_={target!r} is not allowed: a run folder may only "
+                "name this package's generators and torch.nn layers (refused, nothing was run)"
+            )
+        for k, v in node.items():
+            if str(k).startswith("_") and str(k).endswith("_") and k not in _HYDRA_KEYS:
+                raise UnsafeConfigError(f"{source}: {key}.{k} is not allowed in a run folder")
+            check_untrusted(v, f"{key}.{k}", source, allowed)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            check_untrusted(v, f"{key}[{i}]", source, allowed)
+    elif isinstance(node, str) and "${" in node:
+        raise UnsafeConfigError(
+            f"{source}: {key}={node!r}: interpolations are not allowed in a run folder's config "
+            "(train writes it resolved)"
+        )
+
+
+def build_untrusted(node: Any, key: str, source: str) -> nn.Module:
+    """Instantiate the config `node` (found at `key` of the file `source`) after
+    `check_untrusted`: only allow-listed classes are ever called."""
+    from hydra.utils import instantiate
+    from omegaconf import DictConfig, OmegaConf
+
+    plain = OmegaConf.to_container(node, resolve=False) if isinstance(node, DictConfig) else node
+    if not isinstance(plain, dict) or "_target_" not in plain:
+        raise UnsafeConfigError(f"{source}: {key} does not describe a network (_target_ missing)")
+    check_untrusted(plain, key, source, allowed_targets())
+    module = instantiate(plain)
+    if not isinstance(module, nn.Module):
+        raise UnsafeConfigError(f"{source}: {key} did not build a network")
+    return module

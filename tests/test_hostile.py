@@ -1,0 +1,152 @@
+"""Untrusted run folders and weights files are data, not code: nothing in them runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from hydra.utils import instantiate
+
+from conftest import TINY, compose_cfg, make_pairs
+from lowlight import enhance, evaluate, export
+from lowlight.safe import UnsafeConfigError, allowed_targets, build_untrusted, check_untrusted
+from lowlight.train import train
+
+pytestmark = pytest.mark.chaos
+
+
+class Boom:
+    """Unpickling this runs `touch MARKER` (unless the loader refuses code)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def hostile_configs(marker: Path, pickle: Path) -> dict[str, dict]:
+    """Generator configs that would run code if instantiated as they are."""
+    return {
+        "torch.load": {"_target_": "torch.load", "f": str(pickle), "weights_only": False},
+        "os.system": {"_target_": "os.system", "_args_": [f"touch {marker}"]},
+        "builtins.eval": {"_target_": "builtins.eval", "_args_": [f"open('{marker}', 'w')"]},
+        "subprocess.run": {"_target_": "subprocess.run", "args": ["touch", str(marker)]},
+        "nested": {
+            "_target_": "lowlight.models.generators.UNet",
+            "channels": {"_target_": "os.system", "_args_": [f"touch {marker}"]},
+        },
+        "interpolation": {"_target_": "lowlight.models.generators.UNet", "norm": "${oc.env:HOME}"},
+    }
+
+
+@pytest.fixture
+def bait(tmp_path: Path):
+    marker = tmp_path / "PWNED"
+    pickle = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {"generator.x": Boom(marker)}}, pickle)
+    return marker, pickle
+
+
+@pytest.fixture
+def run_folder(tmp_path: Path) -> Path:
+    """A genuine (untrained) run folder of the LLE GAN."""
+    run = tmp_path / "run"
+    cfg = compose_cfg(["+experiment=lle_gan", *TINY], run)
+    system = instantiate(cfg.system)
+    (run / "checkpoints").mkdir(parents=True)
+    torch.save({"state_dict": system.state_dict()}, run / "checkpoints" / "last.ckpt")
+    from omegaconf import OmegaConf
+
+    OmegaConf.save(cfg, run / "config.yaml", resolve=True)
+    return run
+
+
+def _poison(run: Path, generator: dict) -> None:
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    cfg["system"]["generator"] = generator
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+
+
+def _entry_points(run: Path, tmp_path: Path):
+    photos = make_pairs(tmp_path / "photos", n=1, size=(32, 32)) / "low"
+    return {
+        "enhance": lambda: enhance.main(
+            [str(photos), "-o", str(tmp_path / "o"), "-q", "--model", str(run)]
+        ),
+        "evaluate": lambda: evaluate.main(
+            [
+                "--data",
+                str(tmp_path / "photos"),
+                "--methods",
+                str(run),
+                "-o",
+                str(tmp_path / "e"),
+                "-q",
+            ]
+        ),
+        "export": lambda: export.main(
+            [str(run), "--format", "torchscript", "-o", str(tmp_path / "m.pt")]
+        ),
+    }
+
+
+@pytest.mark.parametrize("attack", list(hostile_configs(Path("m"), Path("p"))))
+def test_a_hostile_run_config_runs_nothing_in_any_entry_point(
+    attack, bait, run_folder, tmp_path, capsys
+):
+    marker, pickle = bait
+    _poison(run_folder, hostile_configs(marker, pickle)[attack])
+    for name, call in _entry_points(run_folder, tmp_path).items():
+        assert call() == 2, name
+        err = capsys.readouterr().err
+        assert "system.generator" in err and "not allowed" in err, (name, err)
+        assert not marker.exists(), f"{attack} ran code through {name}"
+
+
+def test_the_allow_list_is_this_packages_generators():
+    allowed = allowed_targets()
+    assert "lowlight.models.generators.UNet" in allowed and "lowlight.models.dce.DCENet" in allowed
+    assert not any(t.startswith(("torch.", "os.", "builtins.")) for t in allowed)
+    check_untrusted({"_target_": "torch.nn.Conv2d"}, "k", "f", allowed)  # a torch.nn layer
+    for target in ("torch.nn.functional.conv2d", "torch.nn.modules.module.Module.__init__"):
+        with pytest.raises(UnsafeConfigError, match=r"k\._target_"):
+            check_untrusted({"_target_": target}, "k", "f", allowed)
+    net = build_untrusted(
+        {"_target_": "lowlight.models.generators.UNet", "channels": [4, 8]}, "g", "f"
+    )
+    assert isinstance(net, torch.nn.Module)
+
+
+def test_a_hostile_pickle_runs_nothing_in_any_entry_point(bait, run_folder, tmp_path, capsys):
+    marker, pickle = bait
+    (run_folder / "checkpoints" / "last.ckpt").write_bytes(pickle.read_bytes())
+    for name, call in _entry_points(run_folder, tmp_path).items():
+        assert call() == 2, name
+        err = capsys.readouterr().err
+        assert "loaded safely" in err and "Traceback" not in err and err.count("\n") <= 2, err
+        assert not marker.exists(), f"the pickle ran through {name}"
+    evil_pth = tmp_path / "evil.pth"
+    evil_pth.write_bytes(pickle.read_bytes())
+    assert (
+        enhance.main(
+            [
+                str(tmp_path),
+                "-o",
+                str(tmp_path / "z"),
+                "--model",
+                str(evil_pth),
+                "--arch",
+                "zero_dce",
+            ]
+        )
+        == 2
+    )
+    with pytest.raises(ValueError, match="ckpt_path=.*loaded safely"):
+        train(compose_cfg(["+experiment=lle_gan", *TINY, f"ckpt_path={pickle}"], tmp_path / "t"))
+    with pytest.raises(Exception, match="init_checkpoint=.*loaded safely"):
+        instantiate(compose_cfg(["+experiment=lle_gan", f"system.init_checkpoint={pickle}"]).system)
+    assert not marker.exists()
