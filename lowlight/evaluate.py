@@ -154,6 +154,7 @@ class Method:
     seconds: float = 0.0
     megapixels: float = 0.0
     scores: dict = field(default_factory=dict)  # image name -> {metric: value}
+    failed: dict = field(default_factory=dict)  # image name -> why it has no scores
 
 
 def _count_macs(net: torch.nn.Module, device: torch.device) -> float:
@@ -263,7 +264,7 @@ def summarize(methods: Sequence[Method]) -> tuple[list[str], list[list]]:
     for m in methods:
         for scores in m.scores.values():
             metric_keys += [k for k in scores if k not in metric_keys]
-    header = ["method", *metric_keys, "params", "GMAC/MP", "ms/MP", "note"]
+    header = ["method", "images", *metric_keys, "params", "GMAC/MP", "ms/MP", "note"]
     rows = []
     for m in methods:
         means = [
@@ -272,17 +273,49 @@ def summarize(methods: Sequence[Method]) -> tuple[list[str], list[list]]:
         ]
         gmac = None if m.macs_per_mp is None else round(m.macs_per_mp / 1e9, 2)
         ms = round(1000 * m.seconds / m.megapixels, 1) if m.megapixels else None
-        rows.append([m.label, *means, m.params, gmac, ms, m.note])
+        note = m.note
+        if m.failed:
+            note = f"{note}; " if note else ""
+            note += f"{len(m.failed)} image(s) failed: {', '.join(sorted(m.failed)[:3])}"
+        rows.append([m.label, len(m.scores), *means, m.params, gmac, ms, note])
     return header, rows
 
 
-def write_outputs(methods: Sequence[Method], dataset: Dataset, out: Path, device) -> Path:
+OUTPUTS = ("results.md", "results.csv", "per_image.csv", "grids")
+
+
+def prepare_output(out: Path, overwrite: bool) -> None:
+    """Refuse an output folder that holds results unless `overwrite`; then remove exactly
+    what an earlier evaluate wrote there (so no stale grid stays mixed in), nothing else."""
+    old = [out / name for name in OUTPUTS if (out / name).exists()]
+    if not old:
+        return
+    if not overwrite:
+        raise FileExistsError(
+            f"-o {out} already holds results ({', '.join(p.name for p in old)}): pass "
+            "--overwrite to replace them, or choose another folder"
+        )
+    for path in old:
+        if path.is_dir():
+            for png in path.glob("*.png"):
+                png.unlink()
+        else:
+            path.unlink()
+
+
+def write_outputs(
+    methods: Sequence[Method], dataset: Dataset, out: Path, device, unread: Sequence[str] = ()
+) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     header, rows = summarize(methods)
     with (out / "results.csv").open("w", newline="") as f:
         csv.writer(f).writerows([header, *rows])
+    count = f"{len(dataset.items)} images"
+    if unread:
+        count += f", {len(unread)} unreadable and left out ({', '.join(unread[:3])})"
     lines = [
-        f"Data: {dataset.description}, {len(dataset.items)} images; device: {device}.",
+        f"Data: {dataset.description}, {count}; device: {device}.",
+        "`images`: how many images each method was scored on.",
         "",
         "| " + " | ".join(header) + " |",
         "|" + " --- |" * len(header),
@@ -293,7 +326,7 @@ def write_outputs(methods: Sequence[Method], dataset: Dataset, out: Path, device
     (out / "results.md").write_text("\n".join(lines) + "\n")
     with (out / "per_image.csv").open("w", newline="") as f:
         writer = csv.writer(f)
-        keys = header[1 : header.index("params")]
+        keys = header[2 : header.index("params")]
         writer.writerow(["image", "method", *keys])
         for m in methods:
             for name, scores in m.scores.items():
@@ -362,11 +395,18 @@ def evaluate(
                 for m in methods:
                     m.run(sample.lq[:, :64, :64])
             for m in methods:
-                started = time.perf_counter()
-                result = m.run(sample.lq).float().clamp(0, 1)
-                m.seconds += time.perf_counter() - started
+                try:
+                    started = time.perf_counter()
+                    result = m.run(sample.lq).float().clamp(0, 1)
+                    seconds = time.perf_counter() - started
+                    scores = _scores(result, sample, dataset, gt_mean)
+                except (ValueError, RuntimeError) as e:  # one image, one method: report, go on
+                    log.error("%s with %s: %s (not scored)", item[0], m.label, e)
+                    m.failed[sample.name] = str(e)
+                    continue
+                m.seconds += seconds
                 m.megapixels += mp
-                m.scores[sample.name] = _scores(result, sample, dataset, gt_mean)
+                m.scores[sample.name] = scores
                 outputs.append((m.label, result))
             if sample.name in grid:
                 shown = sample.lq
@@ -379,7 +419,7 @@ def evaluate(
             bar.advance(task)
     if failed:
         log.warning("%d image(s) could not be read and are not scored: %s", len(failed), failed)
-    return write_outputs(methods, dataset, out, device)
+    return write_outputs(methods, dataset, out, device, failed)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -403,6 +443,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", choices=ARCHS, default="auto", help="what a .pth file is")
     p.add_argument("-o", "--output", default="eval", help="output folder (default: eval/)")
     p.add_argument(
+        "--overwrite", action="store_true", help="replace the results already in the folder"
+    )
+    p.add_argument(
         "--grid", nargs="*", default=None, help="image names for grids (default: the first 3)"
     )
     p.add_argument("--grid-height", type=int, default=384, help="panel height in grids (px)")
@@ -422,7 +465,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         dataset = resolve_dataset(args)
         specs = args.methods or list(baselines_for(dataset))
         methods = build_methods(specs, dataset, args, device)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        prepare_output(Path(args.output), args.overwrite)
+    except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     grid = args.grid if args.grid is not None else [item[0] for item in dataset.items[:3]]

@@ -128,16 +128,14 @@ def choose_checkpoint(run: Path) -> Path:
     if chosen is None and (run / "checkpoints" / "last.ckpt").is_file():
         chosen = run / "checkpoints" / "last.ckpt"
     if chosen is None:
+        if not (run / "checkpoints").is_dir():
+            raise FileNotFoundError(f"{run} has no checkpoints/ folder: not a run of train")
         others = sorted(p.name for p in (run / "checkpoints").glob("*.ckpt"))
         why = f" (it failed: {info['error']})" if info.get("error") else ""
+        only = f" Found only {', '.join(others)}: pass it explicitly to use it." if others else ""
         raise FileNotFoundError(
             f"{run} holds no trained checkpoint: the run stopped before finishing an epoch"
-            f"{why}. "
-            + (
-                f"Found only {', '.join(others)}: pass one explicitly to use it anyway."
-                if others
-                else ""
-            )
+            f"{why}.{only}"
         )
     if status != "finished":
         log.warning("%s did not finish (status: %s); using %s", run, status, chosen.name)
@@ -175,6 +173,7 @@ def load_model(spec: str | Path, arch: str = "auto", name: str | None = None) ->
             f"{path}: not a run folder, a .ckpt or a Zero-DCE .pth (pass --arch zero_dce "
             "for the authors' weights)"
         )
+    weights = generator_weights(checkpoint)  # an unreadable file: say that first
     config = run / "config.yaml"
     if not config.is_file():
         raise FileNotFoundError(
@@ -187,7 +186,6 @@ def load_model(spec: str | Path, arch: str = "auto", name: str | None = None) ->
         raise ValueError(f"{config} has no system.generator: not a config written by train")
     # the folder may come from anyone: build only allow-listed classes (lowlight.safe)
     generator = build_untrusted(system.generator, "system.generator", str(config))
-    weights = generator_weights(checkpoint)
     try:
         generator.load_state_dict(weights)
     except RuntimeError as e:

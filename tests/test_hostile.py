@@ -150,3 +150,51 @@ def test_a_hostile_pickle_runs_nothing_in_any_entry_point(bait, run_folder, tmp_
     with pytest.raises(Exception, match="init_checkpoint=.*loaded safely"):
         instantiate(compose_cfg(["+experiment=lle_gan", f"system.init_checkpoint={pickle}"]).system)
     assert not marker.exists()
+
+
+# ---------------------------------------------------------------- evaluate never loses work
+
+
+def test_evaluate_keeps_existing_results_and_skips_an_image_that_fails(tmp_path, capsys):
+    import csv
+
+    import numpy as np
+
+    from lowlight.data.io import write_image
+
+    data = make_pairs(tmp_path / "d", n=3, size=(24, 24))
+    tiny = np.full((1, 1, 3), 0.5, np.float32)  # SSIM cannot score a 1x1 image
+    write_image(data / "low" / "dot.png", tiny * 0.2)
+    write_image(data / "high" / "dot.png", tiny)
+    out = tmp_path / "e"
+    argv = ["--data", str(data), "--methods", "identity", "gamma", "-o", str(out), "-q"]
+    assert evaluate.main(argv) == 0
+    rows = {r["method"]: r for r in csv.DictReader((out / "results.csv").open())}
+    assert rows["identity"]["images"] == "3", "3 of 4 images scored, and the table says so"
+    assert "dot" in rows["identity"]["note"] and "failed" in rows["identity"]["note"]
+    assert "4 images" in (out / "results.md").read_text()
+    (out / "grids" / "stale.png").write_bytes(b"old")
+    before = (out / "results.csv").read_bytes()
+    assert evaluate.main(argv) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "results.csv").read_bytes() == before, "nothing was touched"
+    (out / "notes.txt").write_text("mine")
+    assert evaluate.main([*argv, "--overwrite"]) == 0
+    assert not (out / "grids" / "stale.png").exists(), "stale grids are gone"
+    assert (out / "notes.txt").read_text() == "mine", "files evaluate did not write are kept"
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", b"PK\x03\x04broken zip"])
+def test_an_unreadable_model_file_is_one_clear_line(tmp_path, content, capsys):
+    bad = tmp_path / "model.ckpt"
+    bad.write_bytes(content)
+    photos = make_pairs(tmp_path / "p", n=1, size=(16, 16))
+    assert enhance.main([str(photos / "low"), "-o", str(tmp_path / "o"), "--model", str(bad)]) == 2
+    assert (
+        evaluate.main(["--data", str(photos), "--methods", str(bad), "-o", str(tmp_path / "e")])
+        == 2
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(
+        "model.ckpt" in line and "loaded safely" in line for line in err
+    ), err

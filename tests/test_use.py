@@ -317,7 +317,7 @@ def test_evaluate_known_answers(tmp_path):
     assert len(_read_csv(out / "per_image.csv")) == 5 * 3
     assert (out / "grids" / "1.png").is_file() and not (out / "grids" / "0.png").exists()
     table = (out / "results.md").read_text()
-    assert "| identity | 13.98 |" in table and "ms/MP" in table
+    assert "| identity | 3 | 13.98 |" in table and "ms/MP" in table
 
 
 def test_evaluate_sr_with_a_run_and_baselines(sr_run, tmp_path):
