@@ -32,6 +32,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
+from lowlight.config_check import check_config
 from lowlight.safe import load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,7 @@ def train(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
     `results.json` says `status`: `running` while it runs, `finished`, or `failed` with the
     error and the last checkpoint that holds finished epochs (if any).
     """
+    check_config(cfg)  # types and ranges, before anything is built or written
     out_dir = Path(cfg.paths.output_dir)
     ckpt = cfg.get("ckpt_path")
     state = None

@@ -198,3 +198,41 @@ def test_an_unreadable_model_file_is_one_clear_line(tmp_path, content, capsys):
     assert len(err) == 2 and all(
         "model.ckpt" in line and "loaded safely" in line for line in err
     ), err
+
+
+# ---------------------------------------------------------------- config values
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "trainer.max_epochs=abc",
+            "trainer.max_epochs must be an integer >= -1 or null, got 'abc'",
+        ),
+        ("system.optimizer_g.lr=-0.001", "system.optimizer_g.lr must be a number > 0, got -0.001"),
+        ("system.optimizer_d.betas=[0.5,1.5]", "system.optimizer_d.betas must be two numbers"),
+        ("data.batch_size=0", "data.batch_size must be an integer >= 1, got 0"),
+        ("data.num_workers=two", "data.num_workers must be an integer >= 0"),
+        ("trainer.precision=8-mixed", "trainer.precision must be one of"),
+        ("trainer.devices=-2", "trainer.devices must be auto"),
+        ("system.loss_weights.adv=-1", "system.loss_weights.adv must be a number >= 0"),
+        ("trainer.deterministic=maybe", "trainer.deterministic must be one of True, False, warn"),
+    ],
+)
+def test_bad_config_values_are_refused_before_any_work(override, message, tmp_path):
+    from lowlight.config_check import ConfigError
+
+    cfg = compose_cfg(["+experiment=lle_gan", *TINY, override], tmp_path / "run")
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
+        train(cfg)
+    assert not (tmp_path / "run").exists(), "nothing was written"
+
+
+def test_every_shipped_experiment_passes_the_config_check():
+    from lowlight.config_check import check_config
+
+    from conftest import CONF
+
+    for path in sorted((CONF / "experiment").glob("*.yaml")):
+        check_config(compose_cfg([f"+experiment={path.stem}"]))
