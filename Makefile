@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install train test test-full lint format bench bench-sr clean
+.PHONY: install train test test-full lint format bench bench-sr chaos clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ bench: $(STAMP)
 ## SR proof: esrgan_psnr x4 on SunHays80, Set5 x4 Y-PSNR vs bicubic (~25 min on 2 CPU cores).
 bench-sr: $(STAMP)
 	$(PY) benchmarks/sr_learns.py $(ARGS)
+
+## Reliability matrix: kill-and-resume parity, DDP, same-second runs, hostile files, bad input (~5 min).
+chaos: $(STAMP)
+	$(PY) benchmarks/chaos.py $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .

@@ -42,3 +42,14 @@ class RecordNames(Callback):
         with out.open("a") as f:
             f.write(json.dumps({"epoch": trainer.current_epoch, "names": list(batch["name"])}))
             f.write("\n")
+
+
+class PoisonAt(Callback):
+    """Fill the generator's first weight with NaN before batch `batch` of epoch `epoch`."""
+
+    def __init__(self, epoch: int, batch: int = 0) -> None:
+        self.epoch, self.batch = epoch, batch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
+            next(pl_module.generator.parameters()).data.fill_(float("nan"))

@@ -230,9 +230,8 @@ def test_bad_config_values_are_refused_before_any_work(override, message, tmp_pa
 
 
 def test_every_shipped_experiment_passes_the_config_check():
-    from lowlight.config_check import check_config
-
     from conftest import CONF
+    from lowlight.config_check import check_config
 
     for path in sorted((CONF / "experiment").glob("*.yaml")):
         check_config(compose_cfg([f"+experiment={path.stem}"]))

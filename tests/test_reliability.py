@@ -10,6 +10,8 @@ import torch
 
 from conftest import TINY, cli_args, train_cli
 
+pytestmark = pytest.mark.chaos
+
 # A 4-epoch run of 2 batches per epoch, bit-reproducible on a CPU.
 PARITY = [
     "+experiment=lle_gan",
@@ -271,3 +273,51 @@ def test_two_process_cpu_ddp_divides_training_and_scores_the_test_set_once(tmp_p
     assert set(single) == {k for k in results["test"] if k.startswith("test/")}
     for key, value in single.items():
         assert results["test"][key] == pytest.approx(value, rel=1e-6, abs=1e-7), key
+
+
+# ---------------------------------------------------------------- run folders and failures
+
+
+def _claim_in_process(args) -> str:
+    import time
+
+    from lowlight.train import claim_run_dir
+
+    parent, start = args
+    time.sleep(max(0.0, start - time.time()))  # every process claims at the same instant
+    return claim_run_dir(parent)
+
+
+def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
+    import multiprocessing
+    import time
+
+    parent = str(tmp_path / "logs" / "lle_gan")
+    start = time.time() + 1.0
+    with multiprocessing.get_context("spawn").Pool(8) as pool:
+        folders = pool.map(_claim_in_process, [(parent, start)] * 8)
+    assert len(set(folders)) == 8, folders
+    assert all(Path(f).is_dir() for f in folders)
+    stamps = {Path(f).name.split("_")[0] + Path(f).name.split("_")[1] for f in folders}
+    assert len(stamps) <= 2, "claimed within a second or two: names differ by their suffix"
+
+
+@pytest.mark.parametrize("epoch", [0, 1])
+def test_a_nan_leaves_no_checkpoint_that_looks_usable(tmp_path, epoch):
+    from lowlight.inference import choose_checkpoint, load_model
+
+    run = tmp_path / "run"
+    poison = ["+callbacks.nan._target_=chaos_callbacks.PoisonAt", f"+callbacks.nan.epoch={epoch}"]
+    done = _run(run, *poison, "trainer.max_epochs=3", cwd=tmp_path, expect=1)
+    results = json.loads((run / "results.json").read_text())
+    assert results["status"] == "failed" and "FloatingPointError" in results["error"]
+    assert (run / "checkpoints" / "on_exception.ckpt").is_file()
+    if epoch == 0:
+        assert "no checkpoint holds trained weights yet" in done.stderr
+        with pytest.raises(FileNotFoundError, match="no trained checkpoint.*on_exception.ckpt"):
+            load_model(run)
+    else:
+        last = run / "checkpoints" / "last.ckpt"
+        assert f"the last good state is {last} (end of epoch 0)" in done.stderr
+        assert choose_checkpoint(run).name.startswith("epoch000"), "the best of the finished epochs"
+        assert all(torch.isfinite(v).all() for v in _state(last)["state_dict"].values())
