@@ -228,6 +228,16 @@ class GANSystem(EnhancementSystem):
         optimizer.zero_grad(set_to_none=True)
         return True
 
+    def _log_train(self, size: int, prog_bar: bool = False, **values: torch.Tensor) -> None:
+        # sync_dist: at epoch end, a batch-weighted mean over ranks (exact for uneven shards)
+        self.log_dict(
+            {f"train/{k}": v.detach() for k, v in values.items()},
+            prog_bar=prog_bar,
+            on_epoch=True,
+            batch_size=size,
+            sync_dist=True,
+        )
+
     def training_step(self, batch: dict, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
         real = self.to_net(batch["gt"])
@@ -251,28 +261,8 @@ class GANSystem(EnhancementSystem):
                 self._check_finite("d_loss", d_loss, batch, batch_idx)
                 self.manual_backward(d_loss / self.accumulate)
                 self._step(opt_d, batch_idx)
-            self.log(
-                "train/d_loss",
-                d_loss.detach(),
-                prog_bar=True,
-                on_epoch=True,
-                batch_size=size,
-                sync_dist=True,
-            )
-            self.log(
-                "train/d_real",
-                real_pred.detach().mean(),
-                on_epoch=True,
-                batch_size=size,
-                sync_dist=True,
-            )
-            self.log(
-                "train/d_fake",
-                fake_pred.detach().mean(),
-                on_epoch=True,
-                batch_size=size,
-                sync_dist=True,
-            )
+            self._log_train(size, prog_bar=True, d_loss=d_loss)
+            self._log_train(size, d_real=real_pred.mean(), d_fake=fake_pred.mean())
 
         with self.toggled_optimizer(opt_g):
             pixel = self.pixel_loss(fake, real)
@@ -280,13 +270,7 @@ class GANSystem(EnhancementSystem):
             if self.perceptual_loss is not None:
                 perceptual = self.perceptual_loss(self.from_net(fake), batch["gt"])
                 g_loss = g_loss + self.loss_weights["perceptual"] * perceptual
-                self.log(
-                    "train/perceptual",
-                    perceptual.detach(),
-                    on_epoch=True,
-                    batch_size=size,
-                    sync_dist=True,
-                )
+                self._log_train(size, perceptual=perceptual)
             if adversarial_on:
                 real_pred = (
                     self.discriminator(real).detach()
@@ -295,17 +279,10 @@ class GANSystem(EnhancementSystem):
                 )
                 adv = self.adversarial.generator_loss(self.discriminator(fake), real_pred)
                 g_loss = g_loss + self.loss_weights["adv"] * adv
-                self.log("train/adv", adv.detach(), on_epoch=True, batch_size=size, sync_dist=True)
+                self._log_train(size, adv=adv)
             self._check_finite("g_loss", g_loss, batch, batch_idx)
             self.manual_backward(g_loss / self.accumulate)
             if self._step(opt_g, batch_idx) and self.generator_ema is not None:
                 self.generator_ema.update_parameters(self.generator)
-        self.log(
-            "train/g_loss",
-            g_loss.detach(),
-            prog_bar=True,
-            on_epoch=True,
-            batch_size=size,
-            sync_dist=True,
-        )
-        self.log("train/pixel", pixel.detach(), on_epoch=True, batch_size=size, sync_dist=True)
+        self._log_train(size, prog_bar=True, g_loss=g_loss)
+        self._log_train(size, pixel=pixel)
