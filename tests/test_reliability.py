@@ -280,12 +280,21 @@ def test_two_process_cpu_ddp_divides_training_and_scores_the_test_set_once(tmp_p
 
 def _claim_in_process(args) -> str:
     import time
+    from datetime import datetime
 
-    from lowlight.train import claim_run_dir
+    import lowlight.train as train
 
+    class FrozenClock(datetime):
+        # Every process reads the same second, however slowly the pool starts (a loaded
+        # CI machine spread the real clock over three seconds): the collision is certain.
+        @classmethod
+        def now(cls, tz=None):
+            return cls(2026, 1, 2, 3, 4, 5)
+
+    train.datetime = FrozenClock
     parent, start = args
-    time.sleep(max(0.0, start - time.time()))  # every process claims at the same instant
-    return claim_run_dir(parent)
+    time.sleep(max(0.0, start - time.time()))  # and they race for the names together
+    return train.claim_run_dir(parent)
 
 
 def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
@@ -293,13 +302,14 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
     import time
 
     parent = str(tmp_path / "logs" / "lle_gan")
-    start = time.time() + 1.0
+    start = time.time() + 2.0
     with multiprocessing.get_context("spawn").Pool(8) as pool:
         folders = pool.map(_claim_in_process, [(parent, start)] * 8)
-    assert len(set(folders)) == 8, folders
     assert all(Path(f).is_dir() for f in folders)
-    stamps = {Path(f).name.split("_")[0] + Path(f).name.split("_")[1] for f in folders}
-    assert len(stamps) <= 2, "claimed within a second or two: names differ by their suffix"
+    stamp = "2026-01-02_03-04-05"
+    assert sorted(Path(f).name for f in folders) == sorted(
+        [stamp] + [f"{stamp}_{n}" for n in range(1, 8)]
+    ), folders
 
 
 @pytest.mark.parametrize("epoch", [0, 1])
