@@ -119,6 +119,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, help="tile overlap in px")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--half", action="store_true", help="float16 autocast (CUDA only)")
+    p.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help="x8: average over flips and quarter turns (8x the time)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
@@ -135,6 +140,7 @@ def enhance_files(
     bits: int = 8,
     overwrite: bool = False,
     progress: bool = True,
+    ensemble: bool = False,
 ) -> dict[str, list]:
     """Enhance each input into its output; returns {"written", "skipped", "failed"} where
     failed holds (path, reason). One bad file never stops the others."""
@@ -156,7 +162,7 @@ def enhance_files(
             else:
                 try:
                     img = torch.from_numpy(read_image(src)).permute(2, 0, 1)
-                    out = enhance_image(models, img, device, tile, overlap, half)
+                    out = enhance_image(models, img, device, tile, overlap, half, ensemble)
                     write_image(dst, out.permute(1, 2, 0).numpy().astype(np.float32), bits)
                     done["written"].append(dst)
                 except (ImageReadError, OSError, ValueError) as e:
@@ -190,6 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     chain = " -> ".join(f"{m.name} (x{m.scale})" if m.scale > 1 else m.name for m in models)
+    chain += " +x8 self-ensemble" if args.self_ensemble else ""
     log.info("%d image(s) -> %s with %s on %s", len(inputs), out_dir, chain, device)
     started = time.perf_counter()
     done = enhance_files(
@@ -203,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bits=args.bits,
         overwrite=args.overwrite,
         progress=not args.quiet,
+        ensemble=args.self_ensemble,
     )
     seconds = time.perf_counter() - started
     log.info(

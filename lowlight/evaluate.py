@@ -1,28 +1,36 @@
-"""Score methods side by side on one dataset: a table (markdown + CSV), per-image scores
-and image grids.
+"""Score methods side by side on one or more datasets: a table per dataset (markdown +
+CSV), per-image scores, image grids, and a summary across datasets.
 
     python -m lowlight.evaluate --data LOL/ --methods identity gamma clahe mine=logs/lle_gan/RUN
-    python -m lowlight.evaluate --data ../shared/data/sr/Set5 --scale 4 --methods bicubic RUN_SR
-    python -m lowlight.evaluate --data ../shared/data/lowlight/LIME \\
-        --methods identity clahe ../shared/data/weights/zero_dce_epoch99.pth
+    python -m lowlight.evaluate --data Set5 Set14 B100 Urban100 --scale 4 \\
+        --methods bicubic bicubic_y RUN_SR --self-ensemble
+    python -m lowlight.evaluate --data ../shared/data/lowlight/LIME ../shared/data/lowlight/DICM \\
+        --methods identity clahe ../shared/data/weights/zero_dce_epoch99.pth \\
+        --niqe ../shared/data/niqe/niqe_pris_params.npz
 
 The dataset is recognised from its layout:
 - low-light pairs: LOL (`eval15/{low,high}` is scored), `low/` + `high/`, or --low/--high;
-- super-resolution (with --scale): `HR/` + `LR_x<scale>/` (Set5 layout), or HR images only,
-  the LR made with --degradation: `bicubic` (MATLAB, the default) or `avgpool_upsample`
-  (the brief's same-size scheme, for same-size models such as sr_gan's; baseline: identity);
+- super-resolution (with --scale): `HR/` + `LR_x<scale>/` (Set5 layout); the SelfExSR copies'
+  `image_SRF_<scale>/img_NNN_SRF_<scale>_{HR,LR}.png`; or HR images only, the LR made with
+  --degradation: `bicubic` (MATLAB, the default) or `avgpool_upsample` (the brief's same-size
+  scheme, for same-size models such as sr_gan's; baseline: identity);
 - anything else is a folder of images without ground truth: zero-reference PROXIES
   (PSNR/SSIM against PIL autocontrast of the input, brightness, colour balance, exposure
   error), labelled as such.
 A method is a baseline name (low-light: identity gamma hist_eq clahe autocontrast;
-SR: nearest bilinear bicubic), a run folder or checkpoint of `lowlight.train`, or the
-Zero-DCE authors' weights file; `label=SPEC` names it in the table.
+SR: nearest bilinear bicubic, and bicubic_y: the published bicubic row's own protocol, Y
+only, made from the HR image), a run folder or checkpoint of `lowlight.train`, or the
+Zero-DCE authors' weights file; `label=SPEC` names it in the table. --self-ensemble runs
+models with the x8 flips-and-turns ensemble (labelled `+x8`).
 
-Metrics: PSNR, SSIM, MAE in RGB with data range 1, the mean of per-image values (LLE: no
-GT-mean rescaling unless --gt-mean, whose extra columns say so); SR adds PSNR/SSIM on the
-BT.601 Y channel with `scale` pixels shaved per border. Each method also gets its parameter
-count, multiply-accumulates per input megapixel (GMAC/MP, counted by torch's
-FlopCounterMode) and measured milliseconds per input megapixel on the device used.
+Metrics, as papers compute them: outputs rounded to 8 bits (as saved files; --float-scores
+scores floats, and the columns say `[float]`), PSNR, valid-region SSIM and MAE in RGB with
+data range 1, each the mean of per-image values (LLE: no GT-mean rescaling unless --gt-mean,
+whose extra columns say so); SR adds PSNR/SSIM on the 8-bit BT.601 Y channel with `scale`
+pixels shaved per border. No-reference: NIQE (--niqe MODEL.npz, lower is better) and LPIPS
+against the reference (--lpips BACKBONE.pth), read from local files, never downloaded. Each
+method also gets its parameter count, multiply-accumulates per input megapixel (GMAC/MP,
+counted by torch's FlopCounterMode) and measured milliseconds per input megapixel.
 """
 
 from __future__ import annotations
@@ -43,14 +51,23 @@ from PIL import Image, ImageDraw
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from torch.utils.flop_counter import FlopCounterMode
 
-from lowlight.baselines import LLE_BASELINES, SR_BASELINES
+from lowlight.baselines import LLE_BASELINES, SR_BASELINES, published_bicubic_y
 from lowlight.data.io import list_images, read_image, to_uint
 from lowlight.data.paired import LOL_TEST
 from lowlight.data.pairs import find_pairs
-from lowlight.data.sr import SR_DEGRADATIONS, SRDegradation, benchmark_dirs, modcrop
+from lowlight.data.sr import (
+    SR_DEGRADATIONS,
+    SRDegradation,
+    benchmark_dirs,
+    modcrop,
+    selfexsr_pairs,
+)
 from lowlight.inference import ARCHS, enhance_image, load_model, select_device
+from lowlight.metrics.image import image_scores, to_8bit
+from lowlight.metrics.lpips import LPIPS_NETS, load_lpips, lpips
+from lowlight.metrics.niqe import load_niqe_model, niqe
 from lowlight.metrics.noref import autocontrast, no_reference_stats
-from lowlight.metrics.sr import image_scores, sr_metrics
+from lowlight.metrics.sr import shave, sr_metrics, y_channel
 
 log = logging.getLogger("lowlight.evaluate")
 
@@ -96,8 +113,9 @@ class Dataset:
         return Sample(name, tensor(lq), tensor(gt))
 
 
-def resolve_dataset(args: argparse.Namespace) -> Dataset:
-    """The dataset from --data (its layout) or --low/--high or --hr/--lr."""
+def resolve_dataset(args: argparse.Namespace, data: str | None = None) -> Dataset:
+    """The dataset from `data` (one --data folder, recognised by its layout) or
+    --low/--high or --hr/--lr."""
     if args.low or args.high:
         if not (args.low and args.high):
             raise ValueError("--low and --high go together")
@@ -106,7 +124,11 @@ def resolve_dataset(args: argparse.Namespace) -> Dataset:
     if args.hr or args.scale:
         if not args.scale:
             raise ValueError("super-resolution needs --scale (2, 3 or 4)")
-        hr_dir, lr_dir = benchmark_dirs(Path(args.hr or args.data or ""), args.scale)
+        root = Path(args.hr or data or "")
+        pairs = selfexsr_pairs(root, args.scale)
+        if pairs is not None:
+            return Dataset("sr", f"{root} (SelfExSR layout)", pairs, args.scale)
+        hr_dir, lr_dir = benchmark_dirs(root, args.scale)
         lr_dir = Path(args.lr) if args.lr else lr_dir
         if args.degradation is None and lr_dir.is_dir():
             pairs = find_pairs(lr_dir, hr_dir)
@@ -120,9 +142,9 @@ def resolve_dataset(args: argparse.Namespace) -> Dataset:
             args.scale,
             SRDegradation(kind, args.scale),
         )
-    if not args.data:
+    if not data:
         raise ValueError("give a dataset: --data DIR, --low/--high, or --hr with --scale")
-    root = Path(args.data)
+    root = Path(data)
     if not root.is_dir():
         raise FileNotFoundError(f"--data {root}: no such folder")
     for sub in (LOL_TEST, "."):  # LOL: its test split; else low/ + high/ in the folder
@@ -155,6 +177,7 @@ class Method:
     megapixels: float = 0.0
     scores: dict = field(default_factory=dict)  # image name -> {metric: value}
     failed: dict = field(default_factory=dict)  # image name -> why it has no scores
+    from_hr: bool = False  # run takes the HR image and returns its Y channel (bicubic_y)
 
 
 def _count_macs(net: torch.nn.Module, device: torch.device) -> float:
@@ -171,7 +194,8 @@ def baselines_for(dataset: Dataset) -> dict[str, Callable[[torch.Tensor], torch.
     """The classical methods that make sense on this data (all take the input image)."""
     if dataset.kind == "sr":
         scale = dataset.scale
-        return {k: (lambda x, f=f: f(x, scale)) for k, f in SR_BASELINES.items()}
+        methods = {k: (lambda x, f=f: f(x, scale)) for k, f in SR_BASELINES.items()}
+        return {**methods, "bicubic_y": lambda hr: published_bicubic_y(hr, scale)}
     if dataset.kind == "sr_same":  # the input already has the HR size: upscaling is done
         return {"identity": LLE_BASELINES["identity"]}
     return dict(LLE_BASELINES)
@@ -180,13 +204,18 @@ def baselines_for(dataset: Dataset) -> dict[str, Callable[[torch.Tensor], torch.
 def build_methods(specs: Sequence[str], dataset: Dataset, args, device) -> list[Method]:
     methods = []
     baselines = baselines_for(dataset)
+    ensemble = bool(getattr(args, "self_ensemble", False))
     for spec in specs:
         label, _, target = spec.rpartition("=") if "=" in spec else ("", "", spec)
         label = label or Path(target).name
+        if target == "bicubic_y" and target in baselines:
+            note = "published protocol: HR Y, bicubic down and up (SRCNN Demo_SR), Y only"
+            methods.append(Method(label, baselines[target], from_hr=True, note=note))
+            continue
         if target in baselines:
             methods.append(Method(label, baselines[target], note="baseline"))
             continue
-        if target in SR_BASELINES or target in LLE_BASELINES:
+        if target in SR_BASELINES or target in LLE_BASELINES or target == "bicubic_y":
             raise ValueError(
                 f"{target} does not apply to this data ({dataset.kind}); "
                 f"its baselines: {', '.join(baselines)}"
@@ -210,9 +239,11 @@ def build_methods(specs: Sequence[str], dataset: Dataset, args, device) -> list[
         def run(x, chain=chain, upscale=bool(note)):
             if upscale:
                 x = SR_BASELINES["bicubic"](x, dataset.scale)
-            return enhance_image(chain, x, device, args.tile, half=args.half)
+            return enhance_image(chain, x, device, args.tile, half=args.half, ensemble=ensemble)
 
-        methods.append(Method(model.name, run, model.num_params, _count_macs(net, device), note))
+        macs = _count_macs(net, device) * (8 if ensemble else 1)
+        name = model.name + ("+x8" if ensemble else "")
+        methods.append(Method(name, run, model.num_params, macs, note))
     labels = [m.label for m in methods]
     if len(set(labels)) != len(labels):
         raise ValueError(f"two methods share a label in {labels}: name them with LABEL=SPEC")
@@ -222,27 +253,62 @@ def build_methods(specs: Sequence[str], dataset: Dataset, args, device) -> list[
 # ------------------------------------------------------------------ the metrics
 
 
-def _scores(out: torch.Tensor, sample: Sample, dataset: Dataset, gt_mean: bool) -> dict:
+@dataclass
+class Scoring:
+    """How outputs are scored: 8-bit (as saved files) or float, and the optional extras."""
+
+    eight_bit: bool = True
+    gt_mean: bool = False
+    niqe_model: dict | None = None  # NIQE's pristine model (--niqe)
+    lpips_net: torch.nn.Module | None = None  # LPIPS with its local backbone (--lpips)
+
+    @property
+    def suffix(self) -> str:
+        return "" if self.eight_bit else " [float]"
+
+
+def _floats(scores: dict) -> dict[str, float]:
+    return {
+        k: float(v.mean()) if isinstance(v, torch.Tensor) else float(v) for k, v in scores.items()
+    }
+
+
+def _scores(out: torch.Tensor, sample: Sample, dataset: Dataset, how: Scoring) -> dict:
+    """The scores of one output (3, H, W) in [0, 1] (or (1, H, W) Y for a from-HR method)."""
+    border = dataset.scale if dataset.kind in ("sr", "sr_same") else 0
+    if out.shape[0] == 1:  # bicubic_y: Y only, against the reference's 8-bit Y
+        ref = y_channel(sample.gt[None].double())
+        views = shave(out[None].double(), border), shave(ref, border)
+        scores = _floats(image_scores(*views, ("psnr", "ssim")))
+        return {f"{k}_y{how.suffix}": v for k, v in scores.items()}
+    o = (to_8bit(out) if how.eight_bit else out.clamp(0, 1))[None].double()
     if dataset.kind in ("sr", "sr_same"):
-        return sr_metrics(out, sample.gt, dataset.scale)
-    if sample.gt is None:
-        o = out[None].clamp(0, 1)
-        proxy = image_scores(o, autocontrast(sample.lq[None]))
+        scores = sr_metrics(o, sample.gt, dataset.scale, how.eight_bit)
+    elif sample.gt is None:
+        proxy = _floats(image_scores(o, autocontrast(sample.lq[None]), ("psnr", "ssim")))
         stats = {k: v.item() for k, v in no_reference_stats(o).items()}
-        return {
+        scores = {
             "psnr_autocontrast (proxy)": proxy["psnr"],
             "ssim_autocontrast (proxy)": proxy["ssim"],
             **{f"{k} (proxy)": v for k, v in stats.items()},
         }
-    o, g = out[None].double().clamp(0, 1), sample.gt[None].double()
-    scores = image_scores(o, g)
-    if gt_mean:
-        # GT-mean: scale the output so its mean grey level matches the reference's (used
-        # by some LLE papers to factor out global brightness); reported apart, labelled.
-        rescaled = image_scores((o * (g.mean() / o.mean().clamp_min(1e-8))).clamp(0, 1), g)
-        scores["psnr (GT-mean)"] = rescaled["psnr"]
-        scores["ssim (GT-mean)"] = rescaled["ssim"]
-    return scores
+    else:
+        g = sample.gt[None].double()
+        scores = _floats(image_scores(o, g))
+        if how.gt_mean:
+            # GT-mean: scale the output so its mean grey level matches the reference's (used
+            # by some LLE papers to factor out global brightness); reported apart, labelled.
+            rescaled = (o * (g.mean() / o.mean().clamp_min(1e-8))).clamp(0, 1)
+            rescaled = to_8bit(rescaled) if how.eight_bit else rescaled
+            again = _floats(image_scores(rescaled, g, ("psnr", "ssim")))
+            scores["psnr (GT-mean)"] = again["psnr"]
+            scores["ssim (GT-mean)"] = again["ssim"]
+    if how.lpips_net is not None and sample.gt is not None:
+        a, b = shave(o, border), shave(sample.gt[None].double(), border)
+        scores["lpips"] = lpips(how.lpips_net, a, b).item()
+    if how.niqe_model is not None:
+        scores["niqe (no-ref)"] = niqe(o[0], how.niqe_model, border)
+    return {f"{k}{how.suffix}": v for k, v in scores.items()}
 
 
 # ------------------------------------------------------------------ outputs
@@ -267,10 +333,8 @@ def summarize(methods: Sequence[Method]) -> tuple[list[str], list[list]]:
     header = ["method", "images", *metric_keys, "params", "GMAC/MP", "ms/MP", "note"]
     rows = []
     for m in methods:
-        means = [
-            float(np.mean([s[k] for s in m.scores.values() if k in s])) if m.scores else None
-            for k in metric_keys
-        ]
+        values = [[s[k] for s in m.scores.values() if k in s] for k in metric_keys]
+        means = [float(np.mean(v)) if v else None for v in values]
         gmac = None if m.macs_per_mp is None else round(m.macs_per_mp / 1e9, 2)
         ms = round(1000 * m.seconds / m.megapixels, 1) if m.megapixels else None
         note = m.note
@@ -304,7 +368,12 @@ def prepare_output(out: Path, overwrite: bool) -> None:
 
 
 def write_outputs(
-    methods: Sequence[Method], dataset: Dataset, out: Path, device, unread: Sequence[str] = ()
+    methods: Sequence[Method],
+    dataset: Dataset,
+    out: Path,
+    device,
+    unread: Sequence[str] = (),
+    scoring: Scoring | None = None,
 ) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     header, rows = summarize(methods)
@@ -315,6 +384,7 @@ def write_outputs(
         count += f", {len(unread)} unreadable and left out ({', '.join(unread[:3])})"
     lines = [
         f"Data: {dataset.description}, {count}; device: {device}.",
+        _scoring_line(scoring or Scoring(), dataset),
         "`images`: how many images each method was scored on.",
         "",
         "| " + " | ".join(header) + " |",
@@ -332,6 +402,22 @@ def write_outputs(
             for name, scores in m.scores.items():
                 writer.writerow([name, m.label, *(scores.get(k) for k in keys)])
     return out / "results.md"
+
+
+def _scoring_line(how: Scoring, dataset: Dataset) -> str:
+    saved = (
+        "outputs rounded to 8 bits, as saved files"
+        if how.eight_bit
+        else "FLOAT outputs (--float-scores; papers score 8-bit files): columns marked [float]"
+    )
+    what = f"Scored on {saved}; SSIM over the valid region (11x11 window inside the image)"
+    if dataset.kind in ("sr", "sr_same"):
+        what += f"; {dataset.scale} px shaved per border, Y = MATLAB rgb2ycbcr"
+    if how.niqe_model is not None:
+        what += "; NIQE: no-reference, lower is better"
+    if how.lpips_net is not None:
+        what += "; LPIPS: lower is better"
+    return what + "."
 
 
 def save_grid(path: Path, panels: Sequence[tuple[str, torch.Tensor]], max_side: int = 384):
@@ -366,11 +452,12 @@ def evaluate(
     out: Path,
     grid: Sequence[str] = (),
     grid_height: int = 384,
-    gt_mean: bool = False,
+    scoring: Scoring | None = None,
     progress: bool = True,
     device: str | torch.device = "cpu",
 ) -> Path:
     """Run every method on every image; write the tables and grids; return results.md."""
+    scoring = scoring or Scoring()
     failed = []
     columns = [
         TextColumn("[bold]evaluate"),
@@ -393,13 +480,14 @@ def evaluate(
             mp = sample.lq.shape[1] * sample.lq.shape[2] / 1e6
             if item is dataset.items[0]:  # warm-up (allocator, kernels) outside the timing
                 for m in methods:
-                    m.run(sample.lq[:, :64, :64])
+                    if not m.from_hr:
+                        m.run(sample.lq[:, :64, :64])
             for m in methods:
                 try:
                     started = time.perf_counter()
-                    result = m.run(sample.lq).float().clamp(0, 1)
+                    result = m.run(sample.gt if m.from_hr else sample.lq).float().clamp(0, 1)
                     seconds = time.perf_counter() - started
-                    scores = _scores(result, sample, dataset, gt_mean)
+                    scores = _scores(result, sample, dataset, scoring)
                 except (ValueError, RuntimeError) as e:  # one image, one method: report, go on
                     log.error("%s with %s: %s (not scored)", item[0], m.label, e)
                     m.failed[sample.name] = str(e)
@@ -407,7 +495,8 @@ def evaluate(
                 m.seconds += seconds
                 m.megapixels += mp
                 m.scores[sample.name] = scores
-                outputs.append((m.label, result))
+                if not m.from_hr:
+                    outputs.append((m.label, result))
             if sample.name in grid:
                 shown = sample.lq
                 if dataset.kind == "sr":
@@ -419,7 +508,55 @@ def evaluate(
             bar.advance(task)
     if failed:
         log.warning("%d image(s) could not be read and are not scored: %s", len(failed), failed)
-    return write_outputs(methods, dataset, out, device, failed)
+    return write_outputs(methods, dataset, out, device, failed, scoring)
+
+
+HEADLINE = {  # the summary's columns per kind of data
+    "sr": ("psnr_y", "ssim_y"),
+    "sr_same": ("psnr_y", "ssim_y"),
+    "lle": ("psnr", "ssim"),
+    "unpaired": ("niqe (no-ref)", "exposure_error (proxy)"),
+}
+
+
+def write_summary(runs: Sequence[tuple[str, Dataset, Sequence[Method]]], out: Path) -> Path:
+    """summary.md / summary.csv: one row per method, the headline metrics of every dataset
+    side by side (as SR papers print Set5 / Set14 / B100 / Urban100), plus LPIPS and NIQE
+    where computed. Each dataset's full table is in its own folder."""
+    labels: list[str] = []
+    columns: list[tuple[str, str]] = []  # (dataset name, metric key)
+    for name, dataset, methods in runs:
+        present = {k for m in methods for scores in m.scores.values() for k in scores}
+        wanted = [*HEADLINE[dataset.kind], "lpips", "niqe (no-ref)"]
+        for key in dict.fromkeys(wanted):
+            # the metric, or its [float] column
+            match = [k for k in present if k == key or k == f"{key} [float]"]
+            columns += [(name, k) for k in match if (name, k) not in columns]
+        labels += [m.label for m in methods if m.label not in labels]
+    header = ["method", *(f"{name} {key}" for name, key in columns)]
+    rows = []
+    for label in labels:
+        row: list = [label]
+        for name, key in columns:
+            method = next(
+                (m for n, _, ms in runs if n == name for m in ms if m.label == label), None
+            )
+            values = [s[key] for s in method.scores.values() if key in s] if method else []
+            row.append(float(np.mean(values)) if values else None)
+        rows.append(row)
+    with (out / "summary.csv").open("w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    counts = ", ".join(f"{name} ({len(d.items)} images)" for name, d, _ in runs)
+    lines = [
+        f"Datasets: {counts}. Means of per-image values; each dataset's full table, per-image "
+        "scores and grids are in its folder.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + " --- |" * len(header),
+        *("| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows),
+    ]
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    return out / "summary.md"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -428,7 +565,7 @@ def _parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--data", help="dataset folder (layout recognised, see above)")
+    p.add_argument("--data", nargs="+", help="dataset folder(s), layouts recognised (see above)")
     p.add_argument("--low", help="low-light input folder (with --high)")
     p.add_argument("--high", help="reference folder (with --low)")
     p.add_argument("--hr", help="HR folder for super-resolution (with --scale)")
@@ -450,6 +587,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--grid-height", type=int, default=384, help="panel height in grids (px)")
     p.add_argument("--gt-mean", action="store_true", help="also score GT-mean rescaled outputs")
+    p.add_argument(
+        "--float-scores",
+        action="store_true",
+        help="score float outputs instead of 8-bit ones (columns marked [float])",
+    )
+    p.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help="x8 ensemble of flips and quarter turns for models (labelled +x8)",
+    )
+    p.add_argument("--niqe", metavar="NPZ", help="NIQE pristine model (niqe_pris_params.npz)")
+    p.add_argument("--lpips", metavar="PTH", help="LPIPS backbone: a torchvision state dict")
+    p.add_argument("--lpips-net", choices=LPIPS_NETS, default="alex", help="LPIPS backbone kind")
     p.add_argument("--tile", type=int, default=-1, help="tile side for models (0: never)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--half", action="store_true", help="float16 autocast for models (CUDA)")
@@ -457,35 +607,68 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _datasets(args) -> list[tuple[str, Dataset]]:
+    """(name, dataset) for each --data folder, or the one given by --low/--high or --hr."""
+    if args.low or args.high or args.hr or not args.data or len(args.data) == 1:
+        data = args.data[0] if args.data else None
+        return [(Path(data).name if data else "data", resolve_dataset(args, data))]
+    names = [Path(d).resolve().name for d in args.data]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two --data folders share a name in {names}: their tables would clash")
+    return [(name, resolve_dataset(args, d)) for name, d in zip(names, args.data, strict=True)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    out = Path(args.output)
     try:
+        if args.grid_height < 16:
+            raise ValueError("--grid-height must be at least 16 px")
         device = select_device(args.device)
-        dataset = resolve_dataset(args)
-        specs = args.methods or list(baselines_for(dataset))
-        methods = build_methods(specs, dataset, args, device)
-        prepare_output(Path(args.output), args.overwrite)
+        scoring = Scoring(
+            eight_bit=not args.float_scores,
+            gt_mean=args.gt_mean,
+            niqe_model=load_niqe_model(args.niqe) if args.niqe else None,
+            lpips_net=load_lpips(args.lpips, args.lpips_net).to(device) if args.lpips else None,
+        )
+        datasets = _datasets(args)
+        several = len(datasets) > 1
+        runs = []
+        for name, dataset in datasets:  # every method is checked before any work starts
+            specs = args.methods or list(baselines_for(dataset))
+            runs.append((name, dataset, build_methods(specs, dataset, args, device)))
+        for name, _, _ in runs:
+            prepare_output(out / name if several else out, args.overwrite)
+        if several:
+            for summary in ("summary.md", "summary.csv"):
+                if (out / summary).exists() and not args.overwrite:
+                    raise FileExistsError(f"-o {out} already holds {summary}: pass --overwrite")
     except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    grid = args.grid if args.grid is not None else [item[0] for item in dataset.items[:3]]
-    log.info("%s: %d images, %d methods", dataset.description, len(dataset.items), len(methods))
-    if args.grid_height < 16:
-        print("error: --grid-height must be at least 16 px", file=sys.stderr)
-        return 2
-    table = evaluate(
-        dataset,
-        methods,
-        Path(args.output),
-        grid,
-        args.grid_height,
-        args.gt_mean,
-        not args.quiet,
-        device,
-    )
-    print(table.read_text())
-    print(f"wrote {table}, {table.with_name('results.csv')}, {table.with_name('per_image.csv')}")
+    for name, dataset, methods in runs:
+        grid = args.grid if args.grid is not None else [item[0] for item in dataset.items[:3]]
+        log.info("%s: %d images, %d methods", dataset.description, len(dataset.items), len(methods))
+        table = evaluate(
+            dataset,
+            methods,
+            out / name if several else out,
+            grid,
+            args.grid_height,
+            scoring,
+            not args.quiet,
+            device,
+        )
+        print(f"## {name}\n" if several else "", end="")
+        print(table.read_text())
+        print(
+            f"wrote {table}, {table.with_name('results.csv')}, {table.with_name('per_image.csv')}"
+        )
+    if several:
+        summary = write_summary(runs, out)
+        print(summary.read_text())
+        print(f"wrote {summary}, {summary.with_name('summary.csv')}")
     return 0
 
 

@@ -246,13 +246,38 @@ def _synthetic(crop: int, **kwargs) -> SyntheticLowLightDataModule:
     )
 
 
-def test_synthetic_data_from_bundled_photos_holds_out_test_photos():
+def _find_crop(image: np.ndarray, crop: np.ndarray) -> tuple[int, int] | None:
+    """Where `crop` lies in `image` (exactly), or None."""
+    c = crop.shape[0]
+    rows = np.lib.stride_tricks.sliding_window_view(image, (c, 3), axis=(1, 2))[..., 0, :, :]
+    for y, x in zip(*np.nonzero((rows == crop[0]).all(axis=(-1, -2))), strict=True):
+        if y + c <= image.shape[0] and np.array_equal(image[y : y + c, x : x + c], crop):
+            return int(y), int(x)
+    return None
+
+
+def test_bundled_photos_hold_out_a_region_of_every_photo():
+    from lowlight.data.io import read_image
+    from lowlight.data.synthetic import bundled_photos
+
     dm = _synthetic(
-        24, train_samples=6, val_samples=3, test_samples=3, batch_size=3, eval_batch_size=3
+        24, train_samples=6, val_samples=5, test_samples=10, batch_size=3, eval_batch_size=3
     )
     dm.setup()
-    train, val, test = (set(dm.photos[k]) for k in ("train", "val", "test"))
-    assert train and val and test and not (train & test) and not (train & val)
+    photos = bundled_photos()
+    assert not any("ihc" in p.name for p in photos), "no microscopy slide among the photos"
+    assert [r.path for r in dm.photos["test"]] == photos, "every photo has a test region"
+    for train, val, test in zip(*(dm.photos[k] for k in ("train", "val", "test")), strict=True):
+        # bands side by side along the longer side: train | val | test, no overlap
+        assert train.path == val.path == test.path
+        assert train.right <= val.left and val.right <= test.left or (
+            train.bottom <= val.top and val.bottom <= test.top
+        )
+    for i in range(10):  # each test pair is cut from its photo's test band, photos in turn
+        region = dm.photos["test"][i % len(photos)]
+        band = read_image(region.path)[region.top : region.bottom, region.left : region.right]
+        gt = dm.test_set[i]["gt"].permute(1, 2, 0).numpy()
+        assert _find_crop(band, gt) is not None, f"test pair {i} is not inside {region}"
     batch = next(iter(dm.train_dataloader()))
     assert batch["lq"].shape == (3, 3, 24, 24)
     assert (batch["lq"].mean(dim=(1, 2, 3)) < batch["gt"].mean(dim=(1, 2, 3))).all()
@@ -262,12 +287,24 @@ def test_synthetic_data_from_bundled_photos_holds_out_test_photos():
         torch.testing.assert_close(dm.test_set[i]["lq"], other.test_set[i]["lq"])
 
 
+def test_bundled_photos_split_by_photo_hold_out_whole_photos():
+    dm = _synthetic(24, split_by="photos", train_samples=4, batch_size=2)
+    dm.setup()
+    train, val, test = (set(dm.photos[k]) for k in ("train", "val", "test"))
+    assert train and val and test and not (train & test) and not (train & val)
+    with pytest.raises(ValueError, match="data.split_by must be one of"):
+        _synthetic(24, split_by="pixels")
+
+
 def test_synthetic_data_from_a_folder(tmp_path):
     rng = np.random.default_rng(0)
     for i in range(5):
         write_image(tmp_path / "photos" / f"p{i}.jpg", random_image(rng, 40, 50))
     write_image(tmp_path / "photos" / "tiny.png", random_image(rng, 10, 10))
     kwargs = {"source_dir": str(tmp_path / "photos"), "train_samples": 4, "batch_size": 2}
+    with pytest.raises(ImageReadError, match=r"p0\.jpg is 40x50: too small.*split_by=photos"):
+        _synthetic(32, skip_invalid=True, **kwargs).setup()  # auto: regions of 5 photos
+    kwargs["split_by"] = "photos"
     with pytest.raises(ImageReadError, match=r"tiny\.png.*skip_invalid"):
         _synthetic(32, **kwargs).setup()
     dm = _synthetic(32, skip_invalid=True, **kwargs)

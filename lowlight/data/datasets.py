@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,22 @@ class PairedImageDataset(Dataset):
         return {"lq": to_tensor(lq), "gt": to_tensor(gt), "name": lq_path.stem}
 
 
+@dataclass(frozen=True)
+class Region:
+    """A rectangle of a photo, rows `top:bottom`, columns `left:right`: the part of it that
+    one split (train, val or test) may use."""
+
+    path: Path
+    top: int
+    left: int
+    bottom: int
+    right: int
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+
 class SyntheticPairDataset(Dataset):
     """Low/normal-light pairs made on the fly from normal-light photos.
 
@@ -101,7 +118,7 @@ class SyntheticPairDataset(Dataset):
 
     def __init__(
         self,
-        photos: Sequence[Path],
+        photos: Sequence[Path | Region],
         degradation: LowLightDegradation,
         length: int,
         crop_size: int,
@@ -131,8 +148,11 @@ class SyntheticPairDataset(Dataset):
         else:
             index = split_key(key)[0]
             rng = np.random.default_rng([self.seed, index])
-            path = self.photos[index % len(self.photos)]
-        img = self._load(path)
+            path = self.photos[index % len(self.photos)]  # every photo in turn
+        if isinstance(path, Region):
+            img = self._load(path.path)[path.top : path.bottom, path.left : path.right]
+        else:
+            img = self._load(path)
         if min(img.shape[:2]) < self.crop_size:
             raise _too_small(path, img.shape, self.crop_size)
         if self.augment is not None:

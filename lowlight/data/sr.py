@@ -49,6 +49,30 @@ def benchmark_dirs(root: Path, scale: int) -> tuple[Path, Path]:
     return hr_dir, root / f"LR_x{scale}"
 
 
+def selfexsr_pairs(root: Path, scale: int) -> list[tuple[str, Path, Path]] | None:
+    """(name, LR, HR) items of a benchmark in the layout of the widely shared SelfExSR copies
+    (Huang et al., 2015): `root/image_SRF_<scale>/img_NNN_SRF_<scale>_{HR,LR}.png`, or
+    `root` itself being `image_SRF_<scale>`. None when `root` is not in that layout; an HR
+    file without its LR partner (or the reverse) is an error naming it."""
+    folder = root if root.name == f"image_SRF_{scale}" else root / f"image_SRF_{scale}"
+    if not folder.is_dir():
+        return None
+    tag = f"_SRF_{scale}_"
+    hr = {p.name.removesuffix(p.suffix): p for p in folder.iterdir() if f"{tag}HR" in p.name}
+    lr = {p.name.removesuffix(p.suffix): p for p in folder.iterdir() if f"{tag}LR" in p.name}
+    items = []
+    for key in sorted(hr):
+        partner = key.replace(f"{tag}HR", f"{tag}LR")
+        if partner not in lr:
+            raise ValueError(f"{hr[key]} has no LR partner {partner}.* in {folder}")
+        items.append((key.split(tag)[0], lr.pop(partner), hr[key]))
+    if lr:
+        raise ValueError(f"{next(iter(lr.values()))} has no HR partner in {folder}")
+    if not items:
+        raise FileNotFoundError(f"{folder}: no *{tag}HR.* images")
+    return items
+
+
 class SRDegradation:
     """HR -> LR, optionally with blur before and noise / JPEG after the downscale.
 

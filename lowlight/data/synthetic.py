@@ -6,8 +6,10 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from lowlight.data.base import ImageDataModule
-from lowlight.data.datasets import SyntheticPairDataset
+from lowlight.data.datasets import Region, SyntheticPairDataset
 from lowlight.data.degrade import LowLightDegradation
 from lowlight.data.io import ImageReadError, image_size, list_images
 from lowlight.data.pairs import check_ratios, split_items
@@ -17,18 +19,47 @@ log = logging.getLogger(__name__)
 
 # Natural colour photographs shipped inside the scikit-image wheel (no download at run
 # time). Left out: motorcycle_right (the stereo twin of motorcycle_left, which would leak
-# across splits), and the synthetic, astronomical and medical images.
+# across splits), the grey textures, and the synthetic, astronomical and medical images
+# (ihc.png is a microscopy slide, retina.jpg a fundus photo).
 BUNDLED_PHOTOS = (
     "astronaut.png",
     "chelsea.png",
     "coffee.png",
     "rocket.jpg",
     "motorcycle_left.png",
-    "ihc.png",
 )
+SPLITS_BY = ("auto", "photos", "regions")
+# With fewer photos than this, `split_by: auto` holds out regions of every photo: a split by
+# photo would test on one or two photos.
+REGION_SPLIT_BELOW = 20
 
 # Caching decoded photos pays for a handful of them, not for a folder of thousands.
 CACHE_LIMIT = 100
+
+
+def split_regions(
+    path: Path, height: int, width: int, ratios: Sequence[float], eval_crop: int, train_crop: int
+) -> dict[str, Region]:
+    """Train / val / test bands of one photo, side by side along its longer side: val and
+    test get their share of it but at least `eval_crop` pixels, train the rest (at least
+    `train_crop`). The val band lies between the other two, so no training crop touches a
+    test pixel's neighbourhood."""
+    length = max(height, width)
+    sizes = [max(eval_crop, round(r * length)) if r > 0 else 0 for r in ratios[1:]]
+    train = length - sum(sizes)
+    if min(height, width) < eval_crop or train < train_crop:
+        raise ImageReadError(
+            f"{path} is {height}x{width}: too small to hold out val/test bands of "
+            f"{eval_crop} px (data.eval_crop) and keep {train_crop} px to train on; "
+            "use data.split_by=photos or smaller crops"
+        )
+    cuts = np.cumsum([0, train, *sizes])
+    regions = {}
+    for name, a, b in zip(("train", "val", "test"), cuts[:-1], cuts[1:], strict=True):
+        if b > a:
+            box = (0, a, height, b) if width >= height else (a, 0, b, width)
+            regions[name] = Region(path, *map(int, box))
+    return regions
 
 
 def bundled_photos() -> list[Path]:
@@ -49,9 +80,13 @@ def bundled_photos() -> list[Path]:
 class SyntheticLowLightDataModule(ImageDataModule):
     """Paired low/normal-light crops synthesized on the fly from normal-light photos.
 
-    The photos (scikit-image's bundled ones, or `source_dir`) are split into
-    train/val/test by `split` and `seed`, so test pairs come from photos never seen in
-    training. Train pairs are drawn afresh every epoch; val and test pairs are fixed.
+    The photos (scikit-image's bundled ones, or `source_dir`) are split into train/val/test
+    by `split`: whole photos (`split_by: photos`, shuffled with `seed`), so that test pairs
+    come from photos never seen in training; or, for a handful of photos, regions of every
+    photo (`split_by: regions`, see `split_regions`), so that validation and test cover every
+    photo rather than one or two. `auto` (the default) picks regions below
+    REGION_SPLIT_BELOW photos. Train pairs are drawn afresh every epoch; val and test pairs
+    are fixed and go through the photos in turn.
 
     Args:
         source_dir: folder of normal-light photos; None uses the bundled photos.
@@ -59,6 +94,7 @@ class SyntheticLowLightDataModule(ImageDataModule):
         eval_crop: side of the validation/test crops.
         train_samples: pairs per training epoch.
         max_photos: use at most this many photos of `source_dir` (the first by name).
+        split_by: auto, photos or regions (see above).
     """
 
     def __init__(
@@ -71,6 +107,7 @@ class SyntheticLowLightDataModule(ImageDataModule):
         val_samples: int = 64,
         test_samples: int = 128,
         split: Sequence[float] = (0.7, 0.2, 0.1),
+        split_by: str = "auto",
         seed: int = 0,
         max_photos: int | None = None,
         skip_invalid: bool = False,
@@ -96,10 +133,15 @@ class SyntheticLowLightDataModule(ImageDataModule):
         self.eval_crop = eval_crop
         self.samples = {"train": train_samples, "val": val_samples, "test": test_samples}
         self.split = check_ratios(split)
+        if split_by not in SPLITS_BY:
+            raise ValueError(
+                f"data.split_by must be one of {', '.join(SPLITS_BY)}, got {split_by!r}"
+            )
+        self.split_by = split_by
         self.seed = seed
         self.max_photos = max_photos
         self.skip_invalid = skip_invalid
-        self.photos: dict[str, list[Path]] = {}
+        self.photos: dict[str, list] = {}
 
     def _usable(self, photos: list[Path]) -> list[Path]:
         need = max(self.augment.crop_size or 0, self.eval_crop)
@@ -124,19 +166,41 @@ class SyntheticLowLightDataModule(ImageDataModule):
         if self.max_photos is not None:
             photos = photos[: self.max_photos]
         photos = self._usable(photos)
-        if len(photos) < 3:
-            raise ValueError(
-                f"need at least 3 photos to split into train/val/test, found {len(photos)} "
-                f"in {self.source_dir or 'the bundled photos'}"
+        by = self.split_by
+        if by == "auto":
+            by = "regions" if len(photos) < REGION_SPLIT_BELOW else "photos"
+        if by == "regions":
+            if not photos:
+                raise ValueError(f"no usable photos in {self.source_dir or 'the bundled photos'}")
+            self.photos = {"train": [], "val": [], "test": []}
+            for path in photos:
+                h, w = image_size(path)
+                bands = split_regions(
+                    path, h, w, self.split, self.eval_crop, self.augment.crop_size
+                )
+                for name, region in bands.items():
+                    self.photos[name].append(region)
+            train, val, test = self.photos["train"], self.photos["val"], self.photos["test"]
+            log.info(
+                "synthetic low-light pairs from regions of %d photos: train/val/test bands of "
+                "every photo",
+                len(photos),
             )
-        train, val, test = split_items(photos, self.split, self.seed)
-        self.photos = {"train": train, "val": val, "test": test}
-        log.info(
-            "synthetic low-light pairs from %d/%d/%d train/val/test photos",
-            len(train),
-            len(val),
-            len(test),
-        )
+        else:
+            if len(photos) < 3:
+                raise ValueError(
+                    f"need at least 3 photos to split into train/val/test, found {len(photos)} "
+                    f"in {self.source_dir or 'the bundled photos'} (data.split_by=regions "
+                    "holds out regions of each photo instead)"
+                )
+            train, val, test = split_items(photos, self.split, self.seed)
+            self.photos = {"train": train, "val": val, "test": test}
+            log.info(
+                "synthetic low-light pairs from %d/%d/%d train/val/test photos",
+                len(train),
+                len(val),
+                len(test),
+            )
         cache = len(photos) <= CACHE_LIMIT
         common = {"degradation": self.degradation, "cache": cache}
         self.train_set = SyntheticPairDataset(

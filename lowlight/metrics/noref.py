@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torchmetrics import MetricCollection
 
-from lowlight.metrics.image import psnr_ssim
+from lowlight.metrics.image import image_metrics
 
 
 def autocontrast(images: torch.Tensor) -> torch.Tensor:
@@ -44,4 +44,4 @@ def no_reference_stats(images: torch.Tensor, patch: int = 16, level: float = 0.6
 
 def autocontrast_metrics(prefix: str = "") -> MetricCollection:
     """PSNR and SSIM against the autocontrast pseudo-reference: `<prefix>psnr_autocontrast`."""
-    return MetricCollection(psnr_ssim(), prefix=prefix, postfix="_autocontrast")
+    return image_metrics(prefix, "_autocontrast", ("psnr", "ssim"))

@@ -14,6 +14,7 @@ from lowlight.metrics import (
     image_metrics,
     no_reference_stats,
     sr_views,
+    to_8bit,
     y_metrics,
 )
 from lowlight.ops.color import check_color_space, rgb_to_ycrcb, ycrcb_to_rgb
@@ -50,15 +51,23 @@ class EnhancementSystem(LightningModule):
     proxies instead: PSNR/SSIM against PIL's autocontrast of the input
     (`val/psnr_autocontrast`, `val/ssim_autocontrast`) and `brightness`, `color_balance`,
     `exposure_error` (see `lowlight.metrics.noref`): labelled as proxies, not fidelity.
+    Every metric is the mean of per-image values with valid-region SSIM, scored on the
+    output rounded to 8 bits as a saved image would be (`lowlight.metrics.image`).
 
     Args:
+        score_8bit: round outputs (and the baseline) to 8 bits before scoring, as papers
+            score saved images; False scores the float outputs.
         sr_scale: for super-resolution, the factor whose border is shaved before scoring;
             validation and test then also log `psnr_y` / `ssim_y` on the BT.601 Y channel,
             the way SR papers report.
     """
 
     def __init__(
-        self, generator: nn.Module, color_space: str = "rgb", sr_scale: int | None = None
+        self,
+        generator: nn.Module,
+        color_space: str = "rgb",
+        sr_scale: int | None = None,
+        score_8bit: bool = True,
     ) -> None:
         super().__init__()
         self.generator = generator
@@ -68,6 +77,7 @@ class EnhancementSystem(LightningModule):
         if sr_scale is not None and sr_scale < 1:
             raise ValueError(f"system.sr_scale must be >= 1 or null, got {sr_scale}")
         self.sr_scale = sr_scale
+        self.score_8bit = bool(score_8bit)
         self.val_metrics = image_metrics("val/")
         self.test_metrics = image_metrics("test/")
         self.input_metrics = image_metrics("test/input_")
@@ -133,7 +143,7 @@ class EnhancementSystem(LightningModule):
                 f"size: the generator scales by {self.scale}; does the data's LR->HR factor match?"
             )
         if self.sr_scale:
-            out, gt, out_y, gt_y = sr_views(out, gt, self.sr_scale)
+            out, gt, out_y, gt_y = sr_views(out, gt, self.sr_scale, self.score_8bit)
             y.update(out_y, gt_y)
             self.log_dict(y, on_epoch=True, prog_bar=prog_bar, batch_size=out.shape[0])
         rgb.update(out, gt)
@@ -146,22 +156,28 @@ class EnhancementSystem(LightningModule):
         stats = {f"{prefix}{k}": v.mean() for k, v in no_reference_stats(out).items()}
         self.log_dict(stats, on_epoch=True, batch_size=out.shape[0], sync_dist=True)
 
+    def scored(self, out: torch.Tensor) -> torch.Tensor:
+        """What is scored of an output: clipped, and rounded to 8 bits unless `score_8bit`
+        is off."""
+        return to_8bit(out) if self.score_8bit else out.clamp(0.0, 1.0)
+
     def _evaluate(self, batch: dict, stage: str, out: torch.Tensor | None = None) -> torch.Tensor:
         """Score `out` (default: the enhanced `batch["lq"]`) and log it under `stage/`."""
         lq = batch["lq"]
         out = self.enhance(lq) if out is None else out.clamp(0.0, 1.0)
+        scored = self.scored(out)
         gt = batch.get("gt")
         test = stage == "test"
         if gt is None:
-            self._proxies(lq, out, self.test_proxy if test else self.val_proxy, f"{stage}/")
+            self._proxies(lq, scored, self.test_proxy if test else self.val_proxy, f"{stage}/")
             if test:
-                base = self.baseline(lq.clamp(0.0, 1.0))
+                base = self.scored(self.baseline(lq.clamp(0.0, 1.0)))
                 self._proxies(lq, base, self.input_proxy, "test/input_")
         elif not test:
-            self._score(out, gt, self.val_metrics, getattr(self, "val_y", None), prog_bar=True)
+            self._score(scored, gt, self.val_metrics, getattr(self, "val_y", None), prog_bar=True)
         else:
-            self._score(out, gt, self.test_metrics, getattr(self, "test_y", None))
-            base = self.baseline(lq.clamp(0.0, 1.0))
+            self._score(scored, gt, self.test_metrics, getattr(self, "test_y", None))
+            base = self.scored(self.baseline(lq.clamp(0.0, 1.0)))
             self._score(base, gt, self.input_metrics, getattr(self, "input_y", None))
         return out
 

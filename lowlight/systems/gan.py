@@ -67,7 +67,7 @@ class GANSystem(EnhancementSystem):
             ESRGAN; the decay warms up, see `ema_with_warmup`) and evaluate/infer with it.
         init_checkpoint: start the generator (and its EMA) from the generator weights of a
             checkpoint, e.g. ESRGAN's PSNR-pretrained stage; its EMA weights when it has them.
-        sr_scale: see `EnhancementSystem`.
+        sr_scale, score_8bit: see `EnhancementSystem`.
     """
 
     def __init__(
@@ -90,8 +90,9 @@ class GANSystem(EnhancementSystem):
         init_checkpoint: str | None = None,
         color_space: str = "rgb",
         sr_scale: int | None = None,
+        score_8bit: bool = True,
     ) -> None:
-        super().__init__(generator, color_space, sr_scale)
+        super().__init__(generator, color_space, sr_scale, score_8bit)
         self.automatic_optimization = False
         defaults = {"pixel": 1.0, "adv": 0.01, "perceptual": 0.0}
         weights = check_loss_weights(defaults, loss_weights, LOSS_TERMS, "GANSystem")
@@ -135,6 +136,7 @@ class GANSystem(EnhancementSystem):
                 "color_space": self.color_space,
                 "ema_decay": ema_decay,
                 "sr_scale": sr_scale,
+                "score_8bit": self.score_8bit,
             }
         )
         self.discriminator = discriminator

@@ -27,6 +27,7 @@ class ZeroDCESystem(EnhancementSystem):
     Args:
         generator: a curve-estimation network with `curves(x) -> (enhanced, maps)` (DCENet).
         optimizer: optimizer factory taking params (the paper: Adam 1e-4, weight decay 1e-4).
+        score_8bit: see `EnhancementSystem`.
     """
 
     def __init__(
@@ -40,8 +41,9 @@ class ZeroDCESystem(EnhancementSystem):
         loss_weights: Mapping[str, float] | None = None,
         scheduler: Callable | None = None,
         color_space: str = "rgb",
+        score_8bit: bool = True,
     ) -> None:
-        super().__init__(generator, color_space)
+        super().__init__(generator, color_space, score_8bit=score_8bit)
         if color_space != "rgb":
             raise ValueError("system.color_space must be rgb for Zero-DCE (its losses are RGB)")
         if not callable(getattr(generator, "curves", None)):
@@ -51,7 +53,12 @@ class ZeroDCESystem(EnhancementSystem):
         weights = check_loss_weights(
             DEFAULT_WEIGHTS, loss_weights, ZERO_REFERENCE_TERMS, "ZeroDCESystem (Zero-DCE)"
         )
-        self.save_hyperparameters({"loss_weights": {k: float(v) for k, v in weights.items()}})
+        self.save_hyperparameters(
+            {
+                "loss_weights": {k: float(v) for k, v in weights.items()},
+                "score_8bit": self.score_8bit,
+            }
+        )
         self.loss_weights = weights
         self.losses = nn.ModuleDict(
             {
