@@ -234,6 +234,8 @@ def _fit_and_test(
             "best_checkpoint": best_path,
             "best_score": _number(checkpoint.best_model_score) if checkpoint else None,
             "monitor": checkpoint.monitor if checkpoint else None,
+            # how val/test were scored (papers score saved 8-bit files, SSIM's valid region)
+            "scoring": "8-bit outputs" if getattr(system, "score_8bit", True) else "float outputs",
             "val": {
                 k: _number(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")
             },

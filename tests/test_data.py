@@ -270,8 +270,10 @@ def test_bundled_photos_hold_out_a_region_of_every_photo():
     for train, val, test in zip(*(dm.photos[k] for k in ("train", "val", "test")), strict=True):
         # bands side by side along the longer side: train | val | test, no overlap
         assert train.path == val.path == test.path
-        assert train.right <= val.left and val.right <= test.left or (
-            train.bottom <= val.top and val.bottom <= test.top
+        assert (
+            train.right <= val.left
+            and val.right <= test.left
+            or (train.bottom <= val.top and val.bottom <= test.top)
         )
     for i in range(10):  # each test pair is cut from its photo's test band, photos in turn
         region = dm.photos["test"][i % len(photos)]
