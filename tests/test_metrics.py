@@ -128,6 +128,21 @@ def test_mae_is_the_mean_of_per_image_values_not_pixel_weighted():
     assert mae(torch.full((2, 1, 4, 4), 0.5), torch.zeros(2, 1, 4, 4)).tolist() == [0.5, 0.5]
 
 
+@pytest.mark.realdata
+def test_mae_over_set5_images_of_different_sizes_is_the_mean_of_per_image_values():
+    metrics = image_metrics(names=("mae",))
+    per_image, pixels = [], []
+    for lr, hr in _set5(4):
+        out = to_8bit(bicubic(lr, 4))
+        metrics.update(out[None], hr[None])
+        per_image.append(np.abs(out.numpy() - hr.numpy()).mean())
+        pixels.append(hr[0].numel())
+    assert len(set(pixels)) > 1, "Set5's images differ in size"
+    assert metrics.compute()["mae"].item() == pytest.approx(np.mean(per_image), rel=1e-6)
+    weighted = np.average(per_image, weights=pixels)
+    assert abs(np.mean(per_image) - weighted) > 1e-4, "pixel weighting would differ here"
+
+
 def test_a_nan_score_shows_as_nan_instead_of_being_dropped():
     metrics = image_metrics(names=("mae",))
     metrics.update(torch.zeros(1, 3, 12, 12), torch.zeros(1, 3, 12, 12))

@@ -168,6 +168,21 @@ def test_enhance_files_folders_and_globs(lle_run, tmp_path):
     assert (out / "p0.png").stat().st_mtime_ns != before
 
 
+def test_enhance_with_the_self_ensemble(lle_run, tmp_path):
+    (photo,) = _photos(tmp_path / "in", n=1)
+    out = tmp_path / "out"
+    assert (
+        enhance_main([str(photo), "-o", str(out), "-m", str(lle_run), "-q", "--self-ensemble"]) == 0
+    )
+    img = torch.from_numpy(read_image(photo)).permute(2, 0, 1)
+    model = load_model(lle_run)
+    expected = enhance_image([model], img, ensemble=True).permute(1, 2, 0).numpy()
+    got = read_image(out / photo.name)
+    assert np.abs(got - expected).max() <= 0.5 / 255 + 1e-6, "the x8 mean, saved in 8 bits"
+    plain = enhance_image([model], img).permute(1, 2, 0).numpy()
+    assert np.abs(got - plain).max() > 1 / 255, "not the plain output"
+
+
 def test_enhance_a_broken_file_does_not_stop_the_others(lle_run, tmp_path, capsys):
     photos = _photos(tmp_path / "in")
     (tmp_path / "in" / "broken.png").write_bytes(b"\x89PNG not really")
