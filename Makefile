@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install train test test-full lint format bench bench-sr chaos clean
+.PHONY: install train test test-full lint format bench bench-sr bench-sr-select chaos clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test-full: $(STAMP)
 ## Tiled vs untiled inference: time and peak memory side by side (~3 min on 2 CPU cores).
 bench: $(STAMP)
 	$(PY) benchmarks/tiling.py $(ARGS)
+	$(PY) benchmarks/scoring.py
+
+## How bench-sr's setting was chosen: trials compared on a SunHays80 validation split (~45 min).
+bench-sr-select: $(STAMP)
+	$(PY) benchmarks/sr_select.py $(ARGS)
 
 ## SR proof: esrgan_psnr x4 on SunHays80, Set5 x4 Y-PSNR vs bicubic (~25 min on 2 CPU cores).
 bench-sr: $(STAMP)

@@ -5,7 +5,8 @@ on). Set5 plays no part here: it is the test set, reported once by `sr_learns.py
     python benchmarks/sr_select.py [--data ../shared/data] [--epochs 5]
 
 Each trial is `python -m lowlight.train` with the test stage off; the table lists every
-trial's best validation PSNR-Y (the checkpoint monitor) and the winner.
+trial's best validation PSNR-Y (the checkpoint monitor) and the winner. A trial that already
+finished in the log folder is not run again (delete `LOG_DIR/sr_select_N` to redo it).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import json
 import platform
 import subprocess
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -32,12 +32,21 @@ TRIALS = {
     "wider RRDBNet 48/6/24, pixel shuffle, 64 px, lr 1e-3": [
         "data.crop_size=64",
         "system.optimizer_g.lr=1e-3",
-        "generator.num_feat=48",
-        "generator.num_block=6",
-        "generator.num_grow_ch=24",
-        "generator.upsampler=pixelshuffle",
+        "system.generator.num_feat=48",
+        "system.generator.num_block=6",
+        "system.generator.num_grow_ch=24",
+        "system.generator.upsampler=pixelshuffle",
     ],
 }
+
+
+def _finished(task: Path) -> dict | None:
+    """The newest finished results.json of a trial's runs, if any."""
+    for path in sorted(task.glob("*/results.json"), reverse=True):
+        results = json.loads(path.read_text())
+        if results.get("status") == "finished":
+            return results
+    return None
 
 
 def main() -> int:
@@ -56,32 +65,28 @@ def main() -> int:
         return 2
     rows = []
     for i, (name, overrides) in enumerate(TRIALS.items()):
-        task = f"sr_select_{i}"
-        started = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "lowlight.train",
-                "+experiment=esrgan_psnr",
-                f"data.hr_dir={hr}",
-                VAL_SPLIT,
-                "data.train_samples=2000",
-                *overrides,
-                "test=false",
-                f"trainer.max_epochs={args.epochs}",
-                f"paths.log_dir={args.log_dir}",
-                f"task_name={task}",
-            ],
-            cwd=ROOT,
-            check=True,
-        )
-        minutes = (time.perf_counter() - started) / 60
-        run = max(
-            (Path(args.log_dir) / task).glob("*/results.json"), key=lambda p: p.stat().st_mtime
-        )
-        results = json.loads(run.read_text())
-        rows.append((name, results["best_score"], results["fit_seconds"] / 60, minutes))
+        task = Path(args.log_dir) / f"sr_select_{i}"
+        if _finished(task) is None:
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "lowlight.train",
+                    "+experiment=esrgan_psnr",
+                    f"data.hr_dir={hr}",
+                    VAL_SPLIT,
+                    "data.train_samples=2000",
+                    *overrides,
+                    "test=false",
+                    f"trainer.max_epochs={args.epochs}",
+                    f"paths.log_dir={args.log_dir}",
+                    f"task_name={task.name}",
+                ],
+                cwd=ROOT,
+                check=True,
+            )
+        results = _finished(task)
+        rows.append((name, results["best_score"], results["fit_seconds"] / 60))
     best = max(rows, key=lambda r: r[1])
     print()
     print(
@@ -91,7 +96,7 @@ def main() -> int:
     print()
     print("| trial | best val PSNR-Y (dB) | training (min) |")
     print("| --- | --- | --- |")
-    for name, score, fit, _ in rows:
+    for name, score, fit in rows:
         mark = " (chosen)" if name == best[0] else ""
         print(f"| {name}{mark} | {score:.2f} | {fit:.1f} |")
     return 0
