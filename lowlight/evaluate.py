@@ -201,7 +201,12 @@ def baselines_for(dataset: Dataset) -> dict[str, Callable[[torch.Tensor], torch.
     return dict(LLE_BASELINES)
 
 
-def build_methods(specs: Sequence[str], dataset: Dataset, args, device) -> list[Method]:
+def build_methods(
+    specs: Sequence[str], dataset: Dataset, args, device, loaded: dict | None = None
+) -> list[Method]:
+    """The methods named by `specs` for this dataset. `loaded` (spec -> (model, MACs per
+    MP)) keeps models already loaded for another dataset of the same command."""
+    loaded = {} if loaded is None else loaded
     methods = []
     baselines = baselines_for(dataset)
     ensemble = bool(getattr(args, "self_ensemble", False))
@@ -226,8 +231,10 @@ def build_methods(specs: Sequence[str], dataset: Dataset, args, device) -> list[
                 f"method {target!r}: neither a baseline ({', '.join(known)}) nor an existing "
                 "run folder / checkpoint / weights file"
             )
-        model = load_model(target, args.arch, name=label if "=" in spec else None)
-        net = model.net.to(device)
+        if spec not in loaded:
+            model = load_model(target, args.arch, name=label if "=" in spec else None)
+            loaded[spec] = model, _count_macs(model.net.to(device), device)
+        model, macs = loaded[spec]
         chain, note = [model], ""
         if dataset.kind == "sr" and model.scale == 1:
             note = "input: bicubic-upscaled LR"  # a same-size SR generator (SRCNN-style)
@@ -241,9 +248,8 @@ def build_methods(specs: Sequence[str], dataset: Dataset, args, device) -> list[
                 x = SR_BASELINES["bicubic"](x, dataset.scale)
             return enhance_image(chain, x, device, args.tile, half=args.half, ensemble=ensemble)
 
-        macs = _count_macs(net, device) * (8 if ensemble else 1)
         name = model.name + ("+x8" if ensemble else "")
-        methods.append(Method(name, run, model.num_params, macs, note))
+        methods.append(Method(name, run, model.num_params, macs * (8 if ensemble else 1), note))
     labels = [m.label for m in methods]
     if len(set(labels)) != len(labels):
         raise ValueError(f"two methods share a label in {labels}: name them with LABEL=SPEC")
@@ -634,10 +640,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         datasets = _datasets(args)
         several = len(datasets) > 1
-        runs = []
+        runs, loaded = [], {}
         for name, dataset in datasets:  # every method is checked before any work starts
             specs = args.methods or list(baselines_for(dataset))
-            runs.append((name, dataset, build_methods(specs, dataset, args, device)))
+            runs.append((name, dataset, build_methods(specs, dataset, args, device, loaded)))
         for name, _, _ in runs:
             prepare_output(out / name if several else out, args.overwrite)
         if several:

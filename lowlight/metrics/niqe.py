@@ -29,6 +29,7 @@ import torch
 from scipy.ndimage import convolve
 from scipy.special import gamma as gamma_fn
 
+from lowlight.metrics.sr import shave, y_channel
 from lowlight.ops.imresize import imresize
 
 BLOCK = 96
@@ -113,7 +114,5 @@ def niqe_of_y(y: np.ndarray, model: dict[str, np.ndarray], block: int = BLOCK) -
 def niqe(rgb: torch.Tensor, model: dict[str, np.ndarray], border: int = 0) -> float:
     """NIQE of one (3, H, W) RGB image in [0, 1]: on its 8-bit Y channel (MATLAB
     `rgb2ycbcr`, rounded), `border` pixels shaved per side first (SR convention)."""
-    from lowlight.metrics.sr import shave, y_channel  # a cycle at import time otherwise
-
     y = shave(y_channel(rgb[None].to(torch.float64))[0, 0], border)
     return niqe_of_y(y.cpu().numpy() * 255.0, model)
