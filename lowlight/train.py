@@ -13,10 +13,12 @@ best-so-far checkpoint.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import logging
 import math
+import os
 import shutil
 import time
 import warnings
@@ -30,10 +32,11 @@ import torch
 from hydra.utils import instantiate
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import ModelCheckpoint
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lowlight.config_check import check_config
 from lowlight.safe import load_checkpoint
+from lowlight.sweeps import sqlite_url, study_seed, trials_left
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,20 @@ def claim_run_dir(parent: str, resume_from: str | None = None) -> str:
     return _claimed[key]
 
 
+def claim_sweep_dir(parent: str) -> str:
+    """`claim_run_dir` for a sweep folder, the same in every process of the sweep.
+
+    Launchers that run jobs in other processes (SLURM jobs through submitit, a requeued
+    job, joblib workers that import this module) resolve `hydra.sweep.dir` again in each of
+    them, where a new folder would be claimed; the claimed folder travels to them in the
+    environment, which those processes inherit.
+    """
+    var = "LOWLIGHT_SWEEP_DIR_" + hashlib.sha1(parent.encode()).hexdigest()[:12]
+    if var not in os.environ:
+        os.environ[var] = claim_run_dir(parent)
+    return os.environ[var]
+
+
 def run_of_checkpoint(ckpt: Path) -> Path | None:
     """RUN for RUN/checkpoints/NAME.ckpt written by `train` (RUN holds config.yaml)."""
     run = ckpt.resolve().parent.parent
@@ -78,6 +95,10 @@ def run_of_checkpoint(ckpt: Path) -> Path | None:
 
 
 OmegaConf.register_new_resolver("run_dir", claim_run_dir, replace=True)
+OmegaConf.register_new_resolver("sweep_dir", claim_sweep_dir, replace=True)
+OmegaConf.register_new_resolver("sqlite", sqlite_url, replace=True)
+OmegaConf.register_new_resolver("trials_left", trials_left, replace=True)
+OmegaConf.register_new_resolver("study_seed", study_seed, replace=True)
 
 
 def _silence_known_warnings() -> None:
@@ -155,6 +176,23 @@ def _write_results(out_dir: Path, results: dict[str, Any]) -> None:
         part.replace(out_dir / "results.json")
 
 
+def requeued_slurm_job() -> bool:
+    """Whether this process is a SLURM job that was requeued (preempted or out of time)."""
+    return int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0
+
+
+def _resume_path(ckpt: str | None, out_dir: Path) -> str | None:
+    """`ckpt_path` as given; for `auto` (or nothing, in a requeued SLURM job) the run
+    folder's own last.ckpt when it has one, else None (a fresh start)."""
+    if ckpt not in (None, "auto") or (ckpt is None and not requeued_slurm_job()):
+        return ckpt
+    last = out_dir / "checkpoints" / "last.ckpt"
+    if last.is_file():
+        log.info("resuming from %s (ckpt_path=%s)", last, ckpt or "auto, requeued SLURM job")
+        return str(last)
+    return None
+
+
 def train(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
     """Fit, then test the best checkpoint; returns (and writes) the run's results.
 
@@ -164,7 +202,9 @@ def train(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
     """
     check_config(cfg)  # types and ranges, before anything is built or written
     out_dir = Path(cfg.paths.output_dir)
-    ckpt = cfg.get("ckpt_path")
+    ckpt = _resume_path(cfg.get("ckpt_path"), out_dir)
+    with open_dict(cfg):
+        cfg.ckpt_path = ckpt
     state = None
     if ckpt:
         if not Path(ckpt).is_file():
