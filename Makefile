@@ -27,10 +27,11 @@ test: $(STAMP)
 test-full: $(STAMP)
 	$(PY) -m pytest $(ARGS)
 
-## Tiled vs untiled inference: time and peak memory side by side (~3 min on 2 CPU cores).
+## Tiling (time, memory), scoring cost, training step and Zero-DCE speed: ratios side by side (~8 min).
 bench: $(STAMP)
 	$(PY) benchmarks/tiling.py $(ARGS)
 	$(PY) benchmarks/scoring.py
+	$(PY) benchmarks/speed.py
 
 ## How bench-sr's setting was chosen: trials compared on a SunHays80 validation split (~45 min).
 bench-sr-select: $(STAMP)

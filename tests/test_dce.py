@@ -20,7 +20,7 @@ from lowlight.losses import (
     SpatialConsistencyLoss,
 )
 from lowlight.metrics import autocontrast, no_reference_stats
-from lowlight.models.dce import DCENet, light_enhancement_curve
+from lowlight.models.dce import DCENet, apply_curves, light_enhancement_curve
 from lowlight.systems import ZeroDCESystem
 
 WEIGHTS = SHARED_DATA / "weights" / "zero_dce_epoch99.pth"
@@ -78,6 +78,7 @@ def test_depth_width_and_concatenation(kwargs, convs, first_concat):
         ({"depth": 6}, "generator.depth"),
         ({"num_iterations": 0}, "generator.num_iterations"),
         ({"width": 0}, "generator.width"),
+        ({"scale_factor": 0}, "generator.scale_factor"),
     ],
 )
 def test_bad_dce_arguments(kwargs, key):
@@ -102,6 +103,40 @@ def _reference_forward(state: dict, x: torch.Tensor) -> torch.Tensor:
         a = r[:, 3 * i : 3 * i + 3]
         x = x + a * (x * x - x)
     return x
+
+
+def test_zero_dce_pp_network():
+    """Zero-DCE++ (conf/generator/zero_dce_pp.yaml): the paper's 10,561 parameters,
+    depthwise-separable layers, one 3-channel map applied 8 times, estimated on the input
+    shrunk 12x when evaluated and at full size when trained."""
+    cfg = compose_cfg(["+experiment=zero_dce_pp"])
+    net = instantiate(cfg.system.generator)
+    assert sum(p.numel() for p in net.parameters()) == 10_561
+    assert net.convs[1][0].groups == 32  # depthwise
+    seen = []
+    net.convs[0].register_forward_hook(lambda _m, i, _o: seen.append(tuple(i[0].shape[-2:])))
+    x = torch.rand(1, 3, 121, 250) * 0.4
+    with torch.no_grad():
+        out, maps = net.eval().curves(x)
+    assert seen[-1] == (121 // 12 + 1, 250 // 12 + 1)  # padded to multiples of 12, shrunk
+    assert maps.shape == (1, 3, 121, 250)
+    expected = x
+    for _ in range(8):
+        expected = light_enhancement_curve(expected, maps)
+    torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
+    net.train().curves(x)
+    assert seen[-1] == (121, 250)
+
+
+def test_in_place_curves_equal_the_autograd_ones():
+    torch.manual_seed(0)
+    x, maps = torch.rand(2, 3, 16, 16), torch.rand(2, 24, 16, 16) * 2 - 1
+    with torch.no_grad():
+        fast = apply_curves(x, maps, 8)
+    slow = apply_curves(x.requires_grad_(), maps, 8)
+    assert slow.requires_grad
+    torch.testing.assert_close(fast, slow.detach(), atol=1e-6, rtol=0)
+    assert not torch.equal(fast, x)
 
 
 @pytest.mark.realdata

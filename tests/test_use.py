@@ -17,7 +17,14 @@ from lowlight.data.io import read_image, write_image
 from lowlight.enhance import main as enhance_main
 from lowlight.evaluate import main as evaluate_main
 from lowlight.export import export
-from lowlight.inference import InferenceNet, _spans, enhance_image, load_model, run_tiled
+from lowlight.inference import (
+    InferenceNet,
+    _spans,
+    enhance_image,
+    load_model,
+    receptive_radius,
+    run_tiled,
+)
 from lowlight.models.dce import DCENet
 from lowlight.models.generators import UNet
 from lowlight.train import train
@@ -102,15 +109,9 @@ def test_bad_model_specs_are_named(tmp_path):
 # ---------------------------------------------------------------- tiling
 
 
-@pytest.mark.parametrize(
-    "net",
-    [
-        InferenceNet(DCENet(width=8)),
-        InferenceNet(UNet(channels=(8, 16, 32)), "ycrcb"),
-    ],
-    ids=["dce_net", "unet"],
-)
+@pytest.mark.parametrize("net", [InferenceNet(UNet(channels=(8, 16, 32)), "ycrcb")], ids=["unet"])
 def test_tiled_matches_untiled_away_from_seams(net):
+    """Networks that see the whole image: blended overlapping tiles."""
     torch.manual_seed(0)
     net.eval()
     x = torch.rand(1, 3, 300, 410)
@@ -132,6 +133,42 @@ def test_tiled_matches_untiled_away_from_seams(net):
     assert diff.max() < 0.05, "on the seams the blend stays close too"
 
 
+def test_halo_tiles_equal_untiled_exactly(monkeypatch):
+    """DCE-Net reads 7 px around each pixel: disjoint tiles with a 7 px halo, cropped, give
+    the untiled output; with less halo they would not (so the test can fail)."""
+    torch.manual_seed(0)
+    net = InferenceNet(DCENet(width=8)).eval()
+    assert receptive_radius(net) == 7
+    x = torch.rand(1, 3, 300, 410)
+    with torch.no_grad():
+        whole = net(x)
+    sizes = []
+    orig = net.forward
+    monkeypatch.setattr(net, "forward", lambda t: sizes.append(t.shape[-2:]) or orig(t))
+    tiled = run_tiled(net, x, tile=128)
+    assert (tiled - whole).abs().max() <= 1e-6
+    assert len(sizes) == 3 * 4 and max(max(s) for s in sizes) == 128 + 2 * 7
+    monkeypatch.setattr(net.generator, "receptive_radius", 4)
+    short = run_tiled(net, x, tile=128)
+    assert (short - whole).abs().max() > 1e-4
+
+
+def test_halo_tiles_of_a_downscaled_estimate_equal_untiled(monkeypatch):
+    """Zero-DCE++ estimates its curve on the image shrunk s times: tiles aligned to s with
+    (depth + 2) * s px of halo equal the untiled output, also on sides that are not
+    multiples of s."""
+    torch.manual_seed(0)
+    dce = DCENet(width=8, separable=True, shared_curve=True, scale_factor=4)
+    net = InferenceNet(dce).eval()
+    assert receptive_radius(net) == (7 + 2) * 4
+    x = torch.rand(1, 3, 301, 410)
+    with torch.no_grad():
+        whole = net(x)
+    assert (run_tiled(net, x, tile=102) - whole).abs().max() <= 1e-6  # tiles of 100
+    monkeypatch.setattr(dce, "tile_multiple", 1)  # tiles off the grid of 4: not the same
+    assert (run_tiled(net, x, tile=102) - whole).abs().max() > 1e-3
+
+
 def test_auto_tiling_kicks_in_for_large_images(monkeypatch):
     calls = []
     net = InferenceNet(DCENet(width=4)).eval()
@@ -139,7 +176,7 @@ def test_auto_tiling_kicks_in_for_large_images(monkeypatch):
     monkeypatch.setattr(net, "forward", lambda x: calls.append(tuple(x.shape)) or orig(x))
     model = type("M", (), {"net": net})()
     enhance_image([model], torch.rand(3, 1100, 1000), tile=-1)
-    assert max(c[-1] for c in calls) == 512 and len(calls) > 4
+    assert max(c[-1] for c in calls) == 512 + 7 and len(calls) > 4  # a tile and its halo
     calls.clear()
     enhance_image([model], torch.rand(3, 100, 120), tile=-1)
     assert calls == [(1, 3, 100, 120)]

@@ -85,8 +85,10 @@ class SyntheticLowLightDataModule(ImageDataModule):
     come from photos never seen in training; or, for a handful of photos, regions of every
     photo (`split_by: regions`, see `split_regions`), so that validation and test cover every
     photo rather than one or two. `auto` (the default) picks regions below
-    REGION_SPLIT_BELOW photos. Train pairs are drawn afresh every epoch; val and test pairs
-    are fixed and go through the photos in turn.
+    REGION_SPLIT_BELOW photos, unless a photo is too small for the bands at these crop
+    sizes (Zero-DCE's 256 px crops of the bundled photos): then whole photos. Train pairs
+    are drawn afresh every epoch; val and test pairs are fixed and go through the photos in
+    turn.
 
     Args:
         source_dir: folder of normal-light photos; None uses the bundled photos.
@@ -167,18 +169,29 @@ class SyntheticLowLightDataModule(ImageDataModule):
             photos = photos[: self.max_photos]
         photos = self._usable(photos)
         by = self.split_by
-        if by == "auto":
-            by = "regions" if len(photos) < REGION_SPLIT_BELOW else "photos"
+        bands = []
+        if by in ("auto", "regions") and (by == "regions" or len(photos) < REGION_SPLIT_BELOW):
+            try:
+                for path in photos:
+                    h, w = image_size(path)
+                    crops = (self.eval_crop, self.augment.crop_size)
+                    bands.append(split_regions(path, h, w, self.split, *crops))
+                by = "regions"
+            except ImageReadError as e:
+                if by == "regions" or len(photos) < 3:
+                    raise
+                # auto: photos too small for bands at these crop sizes (e.g. Zero-DCE's
+                # 256 px): hold out whole photos instead
+                log.info("data.split_by=auto: splitting by photos, as %s", e)
+                by = "photos"
+        elif by == "auto":
+            by = "photos"
         if by == "regions":
             if not photos:
                 raise ValueError(f"no usable photos in {self.source_dir or 'the bundled photos'}")
             self.photos = {"train": [], "val": [], "test": []}
-            for path in photos:
-                h, w = image_size(path)
-                bands = split_regions(
-                    path, h, w, self.split, self.eval_crop, self.augment.crop_size
-                )
-                for name, region in bands.items():
+            for photo in bands:
+                for name, region in photo.items():
                     self.photos[name].append(region)
             train, val, test = self.photos["train"], self.photos["val"], self.photos["test"]
             log.info(

@@ -60,6 +60,12 @@ class EnhancementSystem(LightningModule):
         sr_scale: for super-resolution, the factor whose border is shaved before scoring;
             validation and test then also log `psnr_y` / `ssim_y` on the BT.601 Y channel,
             the way SR papers report.
+        channels_last: keep the networks' weights and the image batches in channels-last
+            (NHWC) memory: faster convolutions on most CPUs and on tensor-core GPUs
+            (`make bench` and `make bench-gpu` measure it). Same numbers up to float
+            rounding.
+        compile: train with `torch.compile` of the generator (the module and its
+            checkpoint keys stay as they are; evaluation runs the plain generator).
     """
 
     def __init__(
@@ -68,9 +74,14 @@ class EnhancementSystem(LightningModule):
         color_space: str = "rgb",
         sr_scale: int | None = None,
         score_8bit: bool = True,
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.generator = generator
+        self.channels_last = bool(channels_last)
+        self.compile_generator = bool(compile)
+        self._compiled: dict[str, object] = {}  # not a submodule: state_dict keys unchanged
         self.color_space = check_color_space(color_space, "system.color_space")
         self.size_multiple = int(getattr(generator, "size_multiple", 1))
         self.scale = int(getattr(generator, "scale", 1))
@@ -106,6 +117,23 @@ class EnhancementSystem(LightningModule):
                 while scheduler.last_epoch < self.current_epoch:
                     scheduler.step()
 
+    def configure_model(self) -> None:
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
+
+    def nhwc(self, x: torch.Tensor) -> torch.Tensor:
+        """`x` in channels-last memory when the system uses it (same values)."""
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def run_generator(self, generator: nn.Module, method: str = "forward"):
+        """`generator.method`, through `torch.compile` when training with `compile`."""
+        fn = generator if method == "forward" else getattr(generator, method)
+        if not (self.compile_generator and self.training and generator is self.generator):
+            return fn
+        if method not in self._compiled:
+            self._compiled[method] = torch.compile(fn)
+        return self._compiled[method]
+
     @property
     def eval_generator(self) -> nn.Module:
         """The network used for evaluation and inference (subclasses may keep an EMA copy)."""
@@ -120,7 +148,7 @@ class EnhancementSystem(LightningModule):
     def generate(self, x: torch.Tensor, generator: nn.Module | None = None) -> torch.Tensor:
         """Run a generator in network space on any size, padding for it and cropping back."""
         x, (h, w) = pad_to_multiple(x, self.size_multiple)
-        out = (generator or self.generator)(x)
+        out = self.run_generator(generator or self.generator)(self.nhwc(x))
         return out[..., : h * self.scale, : w * self.scale]
 
     def forward(self, lq: torch.Tensor) -> torch.Tensor:

@@ -67,7 +67,7 @@ class GANSystem(EnhancementSystem):
             ESRGAN; the decay warms up, see `ema_with_warmup`) and evaluate/infer with it.
         init_checkpoint: start the generator (and its EMA) from the generator weights of a
             checkpoint, e.g. ESRGAN's PSNR-pretrained stage; its EMA weights when it has them.
-        sr_scale, score_8bit: see `EnhancementSystem`.
+        sr_scale, score_8bit, channels_last, compile: see `EnhancementSystem`.
     """
 
     def __init__(
@@ -91,8 +91,10 @@ class GANSystem(EnhancementSystem):
         color_space: str = "rgb",
         sr_scale: int | None = None,
         score_8bit: bool = True,
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
-        super().__init__(generator, color_space, sr_scale, score_8bit)
+        super().__init__(generator, color_space, sr_scale, score_8bit, channels_last, compile)
         self.automatic_optimization = False
         defaults = {"pixel": 1.0, "adv": 0.01, "perceptual": 0.0}
         weights = check_loss_weights(defaults, loss_weights, LOSS_TERMS, "GANSystem")
@@ -218,14 +220,20 @@ class GANSystem(EnhancementSystem):
             "images."
         )
 
-    def _step(self, optimizer, batch_idx: int) -> bool:
-        """Step and zero `optimizer` when an accumulation window closes."""
-        if (batch_idx + 1) % self.accumulate and not self.trainer.is_last_batch:
-            return False
+    def on_before_optimizer_step(self, optimizer) -> None:
+        # Lightning calls this after a mixed-precision (16-mixed) grad scaler unscaled the
+        # gradients: clipping here sees true gradients. Clipping before `optimizer.step()`
+        # would clip the scaled ones (thousands of times larger) and so cut every step.
         if self.grad_clip is not None:
             self.clip_gradients(
                 optimizer, gradient_clip_val=self.grad_clip, gradient_clip_algorithm="norm"
             )
+
+    def _step(self, optimizer, batch_idx: int) -> bool:
+        """Step and zero `optimizer` when an accumulation window closes (clipping happens in
+        `on_before_optimizer_step`)."""
+        if (batch_idx + 1) % self.accumulate and not self.trainer.is_last_batch:
+            return False
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         return True
@@ -242,7 +250,7 @@ class GANSystem(EnhancementSystem):
 
     def training_step(self, batch: dict, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
-        real = self.to_net(batch["gt"])
+        real = self.nhwc(self.to_net(batch["gt"]))
         fake = self.generate(self.to_net(batch["lq"]))
         if fake.shape != real.shape:
             raise ValueError(

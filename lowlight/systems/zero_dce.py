@@ -27,7 +27,7 @@ class ZeroDCESystem(EnhancementSystem):
     Args:
         generator: a curve-estimation network with `curves(x) -> (enhanced, maps)` (DCENet).
         optimizer: optimizer factory taking params (the paper: Adam 1e-4, weight decay 1e-4).
-        score_8bit: see `EnhancementSystem`.
+        score_8bit, channels_last, compile: see `EnhancementSystem`.
     """
 
     def __init__(
@@ -42,8 +42,16 @@ class ZeroDCESystem(EnhancementSystem):
         scheduler: Callable | None = None,
         color_space: str = "rgb",
         score_8bit: bool = True,
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
-        super().__init__(generator, color_space, score_8bit=score_8bit)
+        super().__init__(
+            generator,
+            color_space,
+            score_8bit=score_8bit,
+            channels_last=channels_last,
+            compile=compile,
+        )
         if color_space != "rgb":
             raise ValueError("system.color_space must be rgb for Zero-DCE (its losses are RGB)")
         if not callable(getattr(generator, "curves", None)):
@@ -94,7 +102,7 @@ class ZeroDCESystem(EnhancementSystem):
         self, batch: dict, stage: str, generator: nn.Module
     ) -> tuple[torch.Tensor, torch.Tensor]:
         lq = batch["lq"]
-        enhanced, curves = generator.curves(lq)
+        enhanced, curves = self.run_generator(generator, "curves")(self.nhwc(lq))
         terms = self._terms(lq, enhanced, curves)
         total = sum((self.loss_weights[k] * v for k, v in terms.items()), lq.new_zeros(()))
         if not torch.isfinite(total):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -13,9 +14,39 @@ def light_enhancement_curve(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tenso
     return x + alpha * (x * x - x)
 
 
+def apply_curves(x: torch.Tensor, maps: torch.Tensor, num_iterations: int) -> torch.Tensor:
+    """LE applied `num_iterations` times: with 3-channel `maps`, the same map every time
+    (Zero-DCE++), else map i (channels 3i..3i+2) at iteration i (Zero-DCE).
+
+    Without autograd (inference) the iterations update one buffer in place: one image-sized
+    temporary at a time instead of three per iteration.
+    """
+    shared = maps.shape[1] == 3
+    alphas = [maps] * num_iterations if shared else list(torch.split(maps, 3, dim=1))
+    if torch.is_grad_enabled() and (x.requires_grad or maps.requires_grad):
+        for alpha in alphas:
+            x = light_enhancement_curve(x, alpha)
+        return x
+    out = x.clone()
+    for alpha in alphas:
+        out.addcmul_(alpha, out * out - out)
+    return out
+
+
+class SeparableConv2d(nn.Sequential):
+    """A 3x3 depthwise convolution followed by a 1x1 pointwise one (Zero-DCE++'s layer)."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__(
+            nn.Conv2d(cin, cin, 3, padding=1, groups=cin),
+            nn.Conv2d(cin, cout, 1),
+        )
+
+
 class DCENet(nn.Module):
     """Deep Curve Estimation network (Guo et al., "Zero-Reference Deep Curve Estimation for
-    Low-Light Image Enhancement", CVPR 2020).
+    Low-Light Image Enhancement", CVPR 2020), and Zero-DCE++ (Li, Guo and Loy, "Learning to
+    Enhance Low-Light Image via Zero-Reference Deep Curve Estimation", TPAMI 2021).
 
     `depth` 3x3 convolutions of `width` kernels with ReLU; with `concat`, the second half
     mirrors the first (for depth 7: conv5 takes [x3, x4], conv6 [x2, x5], conv7 [x1, x6]).
@@ -23,6 +54,13 @@ class DCENet(nn.Module):
     is enhanced by applying LE once per map. Calling the network returns the enhanced image;
     `curves` also returns the maps (for the illumination-smoothness loss). 79,416 parameters
     at the defaults.
+
+    Zero-DCE++ options: `separable` (depthwise-separable convolutions), `shared_curve` (one
+    3-channel map applied `num_iterations` times) and `scale_factor`: in evaluation mode
+    (inference, validation, export) the maps are estimated on the input shrunk
+    `scale_factor` times (bilinear) and enlarged back to full size, so the network's cost
+    falls by scale_factor^2. Training estimates at full resolution, as the authors train;
+    the same weights then serve any `scale_factor`.
     """
 
     size_multiple = 1
@@ -35,6 +73,9 @@ class DCENet(nn.Module):
         depth: int = 7,
         concat: bool = True,
         in_channels: int = 3,
+        separable: bool = False,
+        shared_curve: bool = False,
+        scale_factor: int = 1,
     ) -> None:
         super().__init__()
         if num_iterations < 1:
@@ -43,36 +84,66 @@ class DCENet(nn.Module):
             raise ValueError(f"generator.width must be >= 1, got {width}")
         if depth < 3 or depth % 2 == 0:
             raise ValueError(f"generator.depth must be an odd number >= 3, got {depth}")
+        if not isinstance(scale_factor, int) or scale_factor < 1:
+            raise ValueError(f"generator.scale_factor must be an integer >= 1, got {scale_factor}")
         self.num_iterations = num_iterations
         self.concat = concat
+        self.scale_factor = scale_factor
         self.half = (depth + 1) // 2  # layers before the mirrored half (4 for depth 7)
-        out_channels = 3 * num_iterations
+        out_channels = 3 if shared_curve else 3 * num_iterations
+        layer = SeparableConv2d if separable else (lambda i, o: nn.Conv2d(i, o, 3, padding=1))
         self.convs = nn.ModuleList()
         for i in range(depth):
             cin = in_channels if i == 0 else width
             if concat and i >= self.half:
                 cin = 2 * width  # [mirrored encoder feature, previous feature]
             cout = out_channels if i == depth - 1 else width
-            self.convs.append(nn.Conv2d(cin, cout, 3, padding=1))
+            self.convs.append(layer(cin, cout))
         self.act = nn.ReLU(inplace=True)
+        # How far (in pixels) an output pixel sees: each 3x3 layer adds one, at the
+        # estimate's scale; shrinking and enlarging add one coarse pixel each. Tiles that
+        # carry this much halo, aligned to `tile_multiple`, give exactly the untiled output
+        # (lowlight.inference).
+        self.receptive_radius = depth if scale_factor == 1 else (depth + 2) * scale_factor
+        self.tile_multiple = scale_factor
 
-    def curves(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(enhanced image, curve maps of shape (N, 3 * num_iterations, H, W))."""
-        feats: list[torch.Tensor] = []
+    def estimate(self, x: torch.Tensor) -> torch.Tensor:
+        """The curve maps (N, 3 or 3 * num_iterations, H', W') of `x` at its own size.
+        Each feature map is dropped after its last use (inference keeps no more alive than
+        the concatenations need)."""
+        feats: list[torch.Tensor | None] = []
         h = x
         last = len(self.convs) - 1
         for i, conv in enumerate(self.convs):
             if self.concat and i >= self.half:
                 # conv i pairs with the encoder feature mirrored around the middle layer
-                h = torch.cat((feats[2 * self.half - 2 - i], h), dim=1)
+                j = 2 * self.half - 2 - i
+                h = torch.cat((feats[j], h), dim=1)
+                feats[j] = None  # its last use
             h = conv(h)
             h = torch.tanh(h) if i == last else self.act(h)
-            feats.append(h)
-        out = x
-        # (N, 3n, H, W) -> n x (N, 3, H, W)
-        for alpha in torch.split(h, 3, dim=1):
-            out = light_enhancement_curve(out, alpha)
-        return out, h
+            feats.append(h if self.concat and i < self.half - 1 else None)
+        return h
+
+    def curves(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(enhanced image, full-size curve maps (N, 3 or 3 * num_iterations, H, W))."""
+        s = self.scale_factor
+        if s == 1 or self.training:
+            maps = self.estimate(x)
+        else:
+            # Padded (edge pixels repeated) to a multiple of s, so that shrinking and
+            # enlarging use exactly the factor s: a tile aligned to s then sees the same
+            # grid as the whole image, and halo tiles equal the untiled output.
+            h, w = x.shape[-2:]
+            ph, pw = (s - h % s) % s, (s - w % s) % s
+            padded = F.pad(x, (0, pw, 0, ph), mode="replicate")
+            small = F.interpolate(
+                padded, size=((h + ph) // s, (w + pw) // s), mode="bilinear", align_corners=False
+            )
+            maps = F.interpolate(
+                self.estimate(small), size=(h + ph, w + pw), mode="bilinear", align_corners=False
+            )[..., :h, :w]
+        return apply_curves(x, maps, self.num_iterations), maps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.curves(x)[0]
