@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install train test test-full lint format bench bench-sr bench-sr-select chaos clean
+.PHONY: install train test test-full lint format bench bench-gpu bench-sr bench-sr-select chaos clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ bench: $(STAMP)
 	$(PY) benchmarks/tiling.py $(ARGS)
 	$(PY) benchmarks/scoring.py
 	$(PY) benchmarks/speed.py
+
+## GPU throughput: training img/s per experiment (fp32 / bf16 / compiled), inference MP/s.
+bench-gpu: $(STAMP)
+	$(PY) benchmarks/gpu.py $(ARGS)
 
 ## How bench-sr's setting was chosen: trials compared on a SunHays80 validation split (~45 min).
 bench-sr-select: $(STAMP)

@@ -1,18 +1,26 @@
 """What scoring costs: valid-region SSIM (`lowlight.metrics.ssim`, two 11-tap passes over the
 valid region) against torchmetrics' SSIM (full 11x11 kernel over the reflect-padded image),
-in float64 (evaluate) and float32 (training), on one RGB image.
+in float64 and float32, on one RGB image; and the share of an `evaluate` run spent
+scoring: --pairs synthetic 480x320 pairs, six methods (five classical baselines and
+Zero-DCE++ with random weights, as cheap as a trained one), float32 scoring (evaluate's
+default) against float64.
 
-    python benchmarks/scoring.py [--size 1039x789] [--repeat 3]
+    python benchmarks/scoring.py [--size 1039x789] [--repeat 3] [--pairs 100]
 
-Prints a markdown table with the ratios measured side by side in one run.
+Prints markdown tables with the ratios measured side by side in one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import platform
+import re
+import tempfile
 import time
 from datetime import date
+from pathlib import Path
 
 import torch
 from torchmetrics.functional.image import structural_similarity_index_measure
@@ -36,6 +44,7 @@ def main() -> int:
     )
     parser.add_argument("--size", default="1039x789", help="WIDTHxHEIGHT (default: DICM-sized)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=100, help="images in the evaluate run")
     args = parser.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     g = torch.Generator().manual_seed(0)
@@ -58,7 +67,65 @@ def main() -> int:
             args.repeat,
         )
         print(f"| {dtype} | {ours:.2f} | {theirs:.2f} | {theirs / ours:.1f}x |")
+    if args.pairs:
+        evaluate_share(args.pairs)
     return 0
+
+
+def evaluate_share(pairs: int) -> None:
+    """`evaluate` on `pairs` 480x320 pairs with six methods: total time and scoring's share,
+    float32 (the default) vs float64 scoring."""
+    import numpy as np
+
+    from lowlight.data.io import write_image
+    from lowlight.evaluate import main as evaluate_main
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        rng = np.random.default_rng(0)
+        for i in range(pairs):
+            high = rng.random((40, 60, 3))
+            high = np.kron(high, np.ones((8, 8, 1)))  # 320x480, smooth blocks
+            write_image(root / "d" / "high" / f"{i:03d}.png", high)
+            write_image(root / "d" / "low" / f"{i:03d}.png", high * 0.25)
+        run = root / "pp"
+        run.mkdir()
+        _zero_dce_pp_run(run)
+        print(f"\n`evaluate` on {pairs} pairs of 480x320, 6 methods\n")
+        print("| scoring | total s | scoring s | scoring share |")
+        print("| --- | --- | --- | --- |")
+        for flag in ([], ["--score-float64"]):
+            out = root / f"out{len(flag)}"
+            args = ["--data", str(root / "d"), "-o", str(out), "-q", "--workers", "2"]
+            args += ["--methods", "identity", "gamma", "hist_eq", "clahe", "autocontrast"]
+            args += [f"zero_dce_pp={run}", *flag]
+            with contextlib.redirect_stdout(io.StringIO()):
+                assert evaluate_main(args) == 0
+            line = (out / "results.md").read_text()
+            spent, total, share = re.search(
+                r"scoring took ([\d.]+) s of ([\d.]+) s \((\d+)%\)", line
+            ).groups()
+            name = "float64" if flag else "float32 (default)"
+            print(f"| {name} | {total} | {spent} | {share}% |")
+
+
+def _zero_dce_pp_run(folder: Path) -> None:
+    """A Zero-DCE++ run folder (random weights) as `train` writes one, for `evaluate`."""
+    import lightning as L
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        cfg = compose("train", overrides=["+experiment=zero_dce_pp"])
+    cfg.paths.output_dir = str(folder)
+    OmegaConf.save(cfg, folder / "config.yaml", resolve=True)
+    system = instantiate(cfg.system)
+    trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.strategy.connect(system)
+    (folder / "checkpoints").mkdir()
+    trainer.save_checkpoint(folder / "checkpoints" / "last.ckpt", weights_only=True)
 
 
 if __name__ == "__main__":

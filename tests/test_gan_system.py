@@ -143,6 +143,29 @@ def test_gradient_clipping_bounds_the_gradient_norm():
         assert after == pytest.approx(1e-3, rel=1e-3)
 
 
+@pytest.mark.parametrize("precision", ["16-mixed", "bf16-mixed"])
+def test_mixed_precision_clips_the_true_gradients(precision):
+    """16-mixed scales the loss (by 65536 at first) to keep float16 gradients from
+    underflowing: clipping must see the unscaled gradients, or every step is cut to a
+    tiny fraction. The norms seen at clipping match those of a float32 run."""
+    from lightning.pytorch.plugins.precision import MixedPrecision
+
+    ref = _system(_ClipRecorder, grad_clip=1e-3)
+    _fit(ref)
+    mixed = _system(_ClipRecorder, grad_clip=1e-3)
+    # Lightning turns 16-mixed into bf16-mixed on a CPU: the plugin, as on a GPU
+    scaler = torch.amp.GradScaler("cpu") if precision == "16-mixed" else None
+    plugin = MixedPrecision(precision, "cpu", scaler=scaler)
+    trainer = _fit(mixed, plugins=[plugin])
+    assert trainer.precision == precision
+    if scaler is not None:
+        assert scaler.get_scale() >= 2.0**15  # the loss really was scaled
+    assert len(mixed.norms) == len(ref.norms) == 2
+    for (before, after), (ref_before, _) in zip(mixed.norms, ref.norms, strict=True):
+        assert before == pytest.approx(ref_before, rel=0.1)
+        assert after == pytest.approx(1e-3, rel=1e-2)
+
+
 class _NaNGenerator(nn.Module):
     size_multiple = 1
 

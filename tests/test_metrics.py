@@ -107,6 +107,26 @@ def test_ssim_matches_the_independent_implementation_on_set5(name):
 # ---------------------------------------------------------------- 8 bits, per-image means
 
 
+@pytest.mark.realdata
+def test_float32_scores_equal_float64_ones_on_real_photos():
+    """evaluate scores in float32 (NHWC convolutions on a CPU): on 8-bit Set5 and LIME
+    images with outputs from nearly right to far off, within 1e-5 of float64."""
+    paths = list_images(SHARED_DATA / "sr" / "Set5" / "HR")
+    paths += list_images(SHARED_DATA / "lowlight" / "LIME")[:1]
+    g = torch.Generator().manual_seed(0)
+    worst = {}
+    for path in paths:
+        ref = to_8bit(torch.from_numpy(read_image(path)).permute(2, 0, 1)[None])
+        for noise in (0.01, 0.05, 0.2):
+            out = to_8bit(ref * 0.8 + noise * torch.randn(ref.shape, generator=g))
+            exact = image_scores(out, ref)
+            fast = image_scores(out, ref, dtype=torch.float32)
+            for k in exact:
+                worst[k] = max(worst.get(k, 0.0), abs(float(exact[k]) - float(fast[k])))
+    assert set(worst) == {"psnr", "ssim", "mae"}
+    assert max(worst.values()) < 1e-5, worst
+
+
 def test_outputs_are_scored_as_saved_8_bit_images():
     gt = torch.full((1, 3, 16, 16), 128 / 255, dtype=torch.float64)
     out = gt + 0.4 / 255  # saved as 128: the same file as the reference

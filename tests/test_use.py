@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import logging
 import math
+import re
 
 import numpy as np
 import pytest
@@ -370,6 +372,38 @@ def test_evaluate_known_answers(tmp_path):
     assert (out / "grids" / "1.png").is_file() and not (out / "grids" / "0.png").exists()
     table = (out / "results.md").read_text()
     assert "| identity | 3 | 13.98 |" in table and "ms/MP" in table
+
+
+def test_evaluate_reads_ahead_reports_progress_in_logs_and_scoring_time(tmp_path, caplog):
+    """Output to a file: a progress line every 10 images (no bar); images read by worker
+    processes, a broken one named and left out; float32 scores equal float64 ones to 1e-5;
+    results.md says how long scoring took."""
+    make_pairs(tmp_path / "d", n=12, size=(40, 48))
+    (tmp_path / "d" / "low" / "05.png").write_bytes(b"not a png")
+    runs = {}
+    for dtype in ("float32", "float64"):
+        out = tmp_path / dtype
+        args = ["--data", str(tmp_path / "d"), "--methods", "identity", "gamma", "-o", str(out)]
+        args += ["--workers", "2"] + (["--score-float64"] if dtype == "float64" else [])
+        with caplog.at_level(logging.INFO, logger="lowlight.evaluate"):
+            assert evaluate_main(args) == 0
+        runs[dtype] = {(r["image"], r["method"]): r for r in _read_csv(out / "per_image.csv")}
+    lines = [r.getMessage() for r in caplog.records if "images (" in r.getMessage()]
+    assert [line.split(" (")[0] for line in lines[:2]] == [
+        "evaluate: 10/12 images",
+        "evaluate: 12/12 images",
+    ]
+    assert any("05" in r.getMessage() and "left out" in r.getMessage() for r in caplog.records)
+    assert len(runs["float32"]) == 2 * 11
+    for key, row in runs["float32"].items():
+        for metric in ("psnr", "ssim", "mae"):
+            assert float(row[metric]) == pytest.approx(
+                float(runs["float64"][key][metric]), abs=1e-5
+            )
+    table = (tmp_path / "float32" / "results.md").read_text()
+    assert re.search(r"scoring took \d+\.\d s of \d+\.\d s \(\d+%\)", table)
+    assert "PSNR/SSIM/MAE in float32" in table
+    assert "float32" not in (tmp_path / "float64" / "results.md").read_text()
 
 
 def test_evaluate_sr_with_a_run_and_baselines(sr_run, tmp_path):

@@ -61,8 +61,11 @@ def ssim(out: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     n, c = out.shape[:2]
     g = _gaussian_taps(out.dtype, out.device).expand(5 * c, -1)  # one filter per channel
     stack = torch.cat([out, ref, out * out, ref * ref, out * ref], dim=1)  # (N, 5C, H, W)
+    if out.dtype == torch.float32 and out.device.type == "cpu":
+        # oneDNN's grouped float32 convolution is ~5x faster on NHWC memory (float64 is not)
+        stack = stack.contiguous(memory_format=torch.channels_last)
     local = F.conv2d(stack, g[:, None, :, None], groups=5 * c)  # 'valid': no padding
-    local = F.conv2d(local, g[:, None, None, :], groups=5 * c)
+    local = F.conv2d(local, g[:, None, None, :], groups=5 * c).contiguous()
     mu_o, mu_r, oo, rr, o_r = local.reshape(n, 5, c, *local.shape[-2:]).unbind(dim=1)
     var_o = (oo - mu_o * mu_o).clamp_min(0.0)  # as torchmetrics: no negative rounding noise
     var_r = (rr - mu_r * mu_r).clamp_min(0.0)
@@ -86,10 +89,18 @@ METRICS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 
 
 def image_scores(
-    out: torch.Tensor, ref: torch.Tensor, names: Sequence[str] = tuple(METRICS)
+    out: torch.Tensor,
+    ref: torch.Tensor,
+    names: Sequence[str] = tuple(METRICS),
+    dtype: torch.dtype = torch.float64,
 ) -> dict[str, torch.Tensor]:
-    """{name: (N,) per-image values} of (N, C, H, W) batches, computed in float64."""
-    out, ref = out.to(torch.float64).contiguous(), ref.to(torch.float64).contiguous()
+    """{name: (N,) per-image values} of (N, C, H, W) batches, computed in `dtype`.
+
+    float32 gives the float64 values to within 1e-5 (SSIM, PSNR in dB) on 8-bit images
+    (measured on Set5 and LIME, tests/test_metrics.py) at about 1/4 of the CPU time, and
+    runs fast on GPUs.
+    """
+    out, ref = out.to(dtype).contiguous(), ref.to(dtype).contiguous()
     return {name: METRICS[name](out, ref) for name in names}
 
 

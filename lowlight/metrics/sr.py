@@ -52,20 +52,21 @@ def sr_metrics(
     hr: np.ndarray | torch.Tensor,
     scale: int,
     eight_bit: bool = True,
+    dtype: torch.dtype = torch.float64,
 ) -> dict[str, float]:
     """PSNR/SSIM on the Y channel and in RGB, plus MAE, with `scale` pixels shaved per side.
 
     Inputs: HxWx3 float arrays or 3xHxW tensors in [0, 1] (an Nx3xHxW batch gives the mean
     of per-image values). The output is rounded to 8 bits first unless `eight_bit=False`.
     Y is MATLAB's `rgb2ycbcr` luma (see `y_channel`); SSIM is the valid-region Gaussian
-    form (`lowlight.metrics.image`).
+    form (`lowlight.metrics.image`), computed in `dtype` (see `image_scores`).
     """
     sr, hr = _batch(sr), _batch(hr)
     if eight_bit:
         sr = to_8bit(sr)
     sr_rgb, hr_rgb, sr_y, hr_y = sr_views(sr, hr, int(scale), eight_bit)
-    y = image_scores(sr_y, hr_y, ("psnr", "ssim"))
-    rgb = image_scores(sr_rgb, hr_rgb)
+    y = image_scores(sr_y, hr_y, ("psnr", "ssim"), dtype)
+    rgb = image_scores(sr_rgb, hr_rgb, dtype=dtype)
     scores = {"psnr_y": y["psnr"], "ssim_y": y["ssim"], **rgb}
     return {k: v.mean().item() for k, v in scores.items()}
 
