@@ -126,6 +126,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--half", action="store_true", help="float16 autocast (CUDA only)")
     p.add_argument(
+        "--bf16",
+        action="store_true",
+        help="bfloat16 autocast (CUDA, or CPUs with native bf16: ~2.6x faster DCE-Net)",
+    )
+    p.add_argument(
         "--self-ensemble",
         action="store_true",
         help="x8: average over flips and quarter turns (8x the time)",
@@ -147,6 +152,7 @@ def enhance_files(
     overwrite: bool = False,
     progress: bool = True,
     ensemble: bool = False,
+    bf16: bool = False,
 ) -> dict[str, list]:
     """Enhance each input into its output; returns {"written", "skipped", "failed"} where
     failed holds (path, reason). One bad file never stops the others."""
@@ -168,7 +174,9 @@ def enhance_files(
             else:
                 try:
                     img = torch.from_numpy(read_image(src)).permute(2, 0, 1)
-                    out = enhance_image(models, img, device, tile, overlap, half, ensemble)
+                    out = enhance_image(
+                        models, img, device, tile, overlap, half, ensemble, bf16=bf16
+                    )
                     write_image(dst, out.permute(1, 2, 0).numpy().astype(np.float32), bits)
                     done["written"].append(dst)
                 except (ImageReadError, OSError, ValueError) as e:
@@ -188,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.bits == 16 and args.format not in ("png", "tif", "tiff", "same"):
             raise ValueError("--bits 16 needs PNG or TIFF output (--format png|tiff)")
+        if args.half and args.bf16:
+            raise ValueError("--half and --bf16 exclude each other")
         if args.tile is not None and args.tile < -1:
             raise ValueError(f"--tile must be a size in px, 0 (never) or omitted, got {args.tile}")
         device = select_device(args.device)
@@ -217,6 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         overwrite=args.overwrite,
         progress=not args.quiet,
         ensemble=args.self_ensemble,
+        bf16=args.bf16,
     )
     seconds = time.perf_counter() - started
     log.info(

@@ -246,9 +246,12 @@ def build_methods(
         def run(x, chain=chain, upscale=bool(note)):
             if upscale:
                 x = SR_BASELINES["bicubic"](x, dataset.scale)
-            return enhance_image(chain, x, device, args.tile, half=args.half, ensemble=ensemble)
+            return enhance_image(
+                chain, x, device, args.tile, half=args.half, ensemble=ensemble, bf16=args.bf16
+            )
 
         name = model.name + ("+x8" if ensemble else "")
+        name += " (fp16)" if args.half else " (bf16)" if args.bf16 else ""
         methods.append(Method(name, run, model.num_params, macs * (8 if ensemble else 1), note))
     labels = [m.label for m in methods]
     if len(set(labels)) != len(labels):
@@ -698,6 +701,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tile", type=int, default=-1, help="tile side for models (0: never)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--half", action="store_true", help="float16 autocast for models (CUDA)")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast for models")
     p.add_argument(
         "--score-float64",
         action="store_true",

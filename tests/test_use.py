@@ -182,6 +182,14 @@ def test_auto_tiling_kicks_in_for_large_images(monkeypatch):
     calls.clear()
     enhance_image([model], torch.rand(3, 100, 120), tile=-1)
     assert calls == [(1, 3, 100, 120)]
+    calls.clear()  # exact halo tiles: used above 512 px already (same output, less memory)
+    enhance_image([model], torch.rand(3, 700, 600), tile=-1)
+    assert len(calls) == 4
+    unet = InferenceNet(UNet(channels=(4, 8))).eval()
+    seen = []
+    unet.register_forward_hook(lambda _m, i, _o: seen.append(tuple(i[0].shape)))
+    enhance_image([type("M", (), {"net": unet})()], torch.rand(3, 700, 600), tile=-1)
+    assert seen == [(1, 3, 700, 600)]  # blended tiles only above 1 MP
 
 
 # ---------------------------------------------------------------- enhance
