@@ -305,7 +305,10 @@ def test_synthetic_data_from_a_folder(tmp_path):
     write_image(tmp_path / "photos" / "tiny.png", random_image(rng, 10, 10))
     kwargs = {"source_dir": str(tmp_path / "photos"), "train_samples": 4, "batch_size": 2}
     with pytest.raises(ImageReadError, match=r"p0\.jpg is 40x50: too small.*split_by=photos"):
-        _synthetic(32, skip_invalid=True, **kwargs).setup()  # auto: regions of 5 photos
+        _synthetic(32, skip_invalid=True, split_by="regions", **kwargs).setup()
+    auto = _synthetic(32, skip_invalid=True, **kwargs)  # too small for bands: whole photos
+    auto.setup()
+    assert [len(auto.photos[k]) for k in ("train", "val", "test")] == [3, 1, 1]
     kwargs["split_by"] = "photos"
     with pytest.raises(ImageReadError, match=r"tiny\.png.*skip_invalid"):
         _synthetic(32, **kwargs).setup()

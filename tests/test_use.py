@@ -171,6 +171,17 @@ def test_halo_tiles_of_a_downscaled_estimate_equal_untiled(monkeypatch):
     assert (run_tiled(net, x, tile=102) - whole).abs().max() > 1e-3
 
 
+def test_bf16_inference_stays_close_to_float32():
+    torch.manual_seed(0)
+    model = type("M", (), {"net": InferenceNet(DCENet(width=8)).eval()})()
+    x = torch.rand(3, 64, 80) * 0.3
+    exact, fast = enhance_image([model], x), enhance_image([model], x, bf16=True)
+    assert fast.dtype == torch.float32
+    assert 0 < (fast - exact).abs().max() < 0.01  # bfloat16 ran, and stays close
+    with pytest.raises(ValueError, match="exclude each other"):
+        enhance_image([model], x, half=True, bf16=True, device="cuda")
+
+
 def test_auto_tiling_kicks_in_for_large_images(monkeypatch):
     calls = []
     net = InferenceNet(DCENet(width=4)).eval()
@@ -515,6 +526,11 @@ GENERATORS = {
         "system.generator.num_grow_ch=4",
     ],
     "dce_net": ["+experiment=dce_net", "system.generator.width=8"],
+    "zero_dce_pp": [
+        "+experiment=zero_dce_pp",
+        "system.generator.width=8",
+        "system.generator.scale_factor=4",
+    ],
 }
 
 

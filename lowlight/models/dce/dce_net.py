@@ -14,14 +14,18 @@ def light_enhancement_curve(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tenso
     return x + alpha * (x * x - x)
 
 
-def apply_curves(x: torch.Tensor, maps: torch.Tensor, num_iterations: int) -> torch.Tensor:
-    """LE applied `num_iterations` times: with 3-channel `maps`, the same map every time
-    (Zero-DCE++), else map i (channels 3i..3i+2) at iteration i (Zero-DCE).
+def apply_curves(
+    x: torch.Tensor, maps: torch.Tensor, num_iterations: int, shared: bool | None = None
+) -> torch.Tensor:
+    """LE applied `num_iterations` times: with `shared` (default: `maps` has 3 channels),
+    the same map every time (Zero-DCE++), else map i (channels 3i..3i+2) at iteration i
+    (Zero-DCE).
 
     Without autograd (inference) the iterations update one buffer in place: one image-sized
     temporary at a time instead of three per iteration.
     """
-    shared = maps.shape[1] == 3
+    if shared is None:
+        shared = maps.shape[1] == 3
     alphas = [maps] * num_iterations if shared else list(torch.split(maps, 3, dim=1))
     if torch.is_grad_enabled() and (x.requires_grad or maps.requires_grad):
         for alpha in alphas:
@@ -89,6 +93,7 @@ class DCENet(nn.Module):
         self.num_iterations = num_iterations
         self.concat = concat
         self.scale_factor = scale_factor
+        self.shared_curve = shared_curve
         self.half = (depth + 1) // 2  # layers before the mirrored half (4 for depth 7)
         out_channels = 3 if shared_curve else 3 * num_iterations
         layer = SeparableConv2d if separable else (lambda i, o: nn.Conv2d(i, o, 3, padding=1))
@@ -143,7 +148,7 @@ class DCENet(nn.Module):
             maps = F.interpolate(
                 self.estimate(small), size=(h + ph, w + pw), mode="bilinear", align_corners=False
             )[..., :h, :w]
-        return apply_curves(x, maps, self.num_iterations), maps
+        return apply_curves(x, maps, self.num_iterations, self.shared_curve), maps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.curves(x)[0]
