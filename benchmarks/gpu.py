@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import _compose  # noqa: E402  (benchmarks/ is not a package)
+from speed import _compose, _Listed  # noqa: E402  (benchmarks/ is not a package)
 
 EXPERIMENTS = ("lle_gan", "dce_net", "zero_dce_pp", "esrgan_psnr")
 MODES = {
@@ -56,17 +56,6 @@ def _batches(scale: int, batch: int, crop: int, n: int) -> list[dict]:
         lq = gt[..., ::scale, ::scale].contiguous() * 0.3 if scale > 1 else gt * 0.3
         out.append({"lq": lq, "gt": gt})
     return out
-
-
-class _Listed(torch.utils.data.Dataset):
-    def __init__(self, batches: list[dict]) -> None:
-        self.batches = batches
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __getitem__(self, i: int) -> dict:
-        return self.batches[i]
 
 
 def train_images_per_second(
