@@ -27,10 +27,11 @@ test: $(STAMP)
 test-full: $(STAMP)
 	$(PY) -m pytest $(ARGS)
 
-## Tiling (time, memory), scoring cost, training step and Zero-DCE speed: ratios side by side (~8 min).
+## Tiling (time, memory), SSIM cost, then the summary table: training step, data supply,
+## channels-last, Zero-DCE speed, memory, scoring share; ratios side by side (~12 min).
 bench: $(STAMP)
 	$(PY) benchmarks/tiling.py $(ARGS)
-	$(PY) benchmarks/scoring.py
+	$(PY) benchmarks/scoring.py --pairs 0
 	$(PY) benchmarks/speed.py
 
 ## GPU throughput: training img/s per experiment (fp32 / bf16 / compiled), inference MP/s.

@@ -1,6 +1,6 @@
 """Training and Zero-DCE speed, each row a ratio measured side by side in this one run.
 
-    python benchmarks/speed.py          # part of make bench (~4 min on 2 CPU cores)
+    python benchmarks/speed.py          # make bench's summary table (~8 min on 2 CPU cores)
 
 Rows:
 - the LLE GAN's training step in Lightning vs the same step in a plain PyTorch loop (the
@@ -14,6 +14,9 @@ Rows:
   unless --dce-pp RUN is given: the cost does not depend on them); parameters, GMAC/MP
   and the largest difference from the plain output.
 
+- DCE-Net memory per megapixel untiled vs halo-tiled, and the 24 MP case (tiling.py);
+- the share of an `evaluate` run spent scoring, float32 vs float64 (scoring.py).
+
 Timings are medians of alternated repeats; the machine is printed with them.
 """
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -29,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))  # tiling.py, scoring.py
 WEIGHTS = ROOT.parent / "shared" / "data" / "weights" / "zero_dce_epoch99.pth"
 
 
@@ -289,6 +294,46 @@ def dce_rows(width: int, height: int, rounds: int, dce_pp: str | None) -> list:
     return rows
 
 
+def memory_rows() -> list[tuple[str, str, str]]:
+    """DCE-Net memory per megapixel untiled (1500x1000) and tiled (1500x1000, 6000x4000),
+    each in its own process (tiling.py)."""
+    from tiling import measure
+
+    untiled, tiled = measure(1500, 1000, 0), measure(1500, 1000, 512)
+    big = measure(6000, 4000, 512)
+
+    def per_mp(r: dict, mp: float) -> float:
+        return (r["peak_mb"] - r["before_mb"]) / mp
+
+    return [
+        (
+            "DCE-Net memory above start, untiled vs 512 px halo tiles, 1500x1000",
+            f"{per_mp(untiled, 1.5):.0f} vs {per_mp(tiled, 1.5):.0f} MB/MP "
+            f"({untiled['seconds']:.1f} s vs {tiled['seconds']:.1f} s)",
+            f"{per_mp(tiled, 1.5) / per_mp(untiled, 1.5):.2f}x memory, "
+            f"{tiled['seconds'] / untiled['seconds']:.2f}x time",
+        ),
+        (
+            "DCE-Net, 6000x4000 (24 MP) in 512 px halo tiles",
+            f"peak RSS {big['peak_mb']:.0f} MB, {big['seconds']:.0f} s",
+            f"{big['peak_mb'] / 1024:.2f} GiB peak",
+        ),
+    ]
+
+
+def scoring_rows(pairs: int) -> list[tuple[str, str, str]]:
+    from scoring import evaluate_share
+
+    (_, t32, s32, p32), (_, t64, s64, p64) = evaluate_share(pairs)
+    return [
+        (
+            f"evaluate, {pairs} pairs of 480x320 x 6 methods: scoring float32 vs float64",
+            f"{s32} s of {t32} s vs {s64} s of {t64} s",
+            f"{p32}% vs {p64}% of the time",
+        )
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=12, help="GAN steps per measurement")
@@ -296,11 +341,17 @@ def main() -> None:
     parser.add_argument("--size", default="1200x900", help="DCE image size WxH")
     parser.add_argument("--dce-pp", help="a trained zero_dce_pp run folder or checkpoint")
     parser.add_argument("--skip-gan", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--pairs", type=int, default=100, help="evaluate run size (0: skip)")
     args = parser.parse_args()
     torch.set_float32_matmul_precision("highest")
     rows = [] if args.skip_gan else gan_rows(args.steps, args.rounds)
     w, h = (int(v) for v in args.size.split("x"))
     rows += dce_rows(w, h, args.rounds, args.dce_pp)
+    if not args.skip_memory:
+        rows += memory_rows()
+    if args.pairs:
+        rows += scoring_rows(args.pairs)
     print(
         f"\nmachine: {platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} torch threads, torch {torch.__version__}\n"

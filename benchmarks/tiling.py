@@ -45,6 +45,13 @@ def one(width: int, height: int, tile: int) -> dict:
     return {"seconds": seconds, "peak_mb": peak, "before_mb": base, "model": model.name}
 
 
+def measure(w: int, h: int, tile: int) -> dict:
+    """`one` in a fresh process (peak RSS is per process)."""
+    cmd = [sys.executable, __file__, "--one", str(w), str(h), str(tile)]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", nargs="+", default=["1500x1000", "3000x2000", "6000x4000"])
@@ -56,11 +63,7 @@ def main() -> None:
         print(json.dumps(one(*args.one)))
         return
 
-    def run(w: int, h: int, tile: int) -> dict:
-        cmd = [sys.executable, __file__, "--one", str(w), str(h), str(tile)]
-        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=True)
-        return json.loads(done.stdout.strip().splitlines()[-1])
-
+    run = measure
     print(
         f"tile {args.tile} px (DCE-Net: disjoint tiles with its 7 px halo, equal to untiled); "
         "CPU threads as torch picks them\n"
