@@ -166,6 +166,20 @@ def test_mixed_precision_clips_the_true_gradients(precision):
         assert after == pytest.approx(1e-3, rel=1e-2)
 
 
+@pytest.mark.slow
+def test_compiled_generator_trains_and_keeps_its_checkpoint_keys(tmp_path):
+    """system.compile: the generator runs through torch.compile in training (a minute of
+    compiling on a small CPU), evaluation runs it plain, and the state dict is unchanged."""
+    system = _system(compile=True)
+    keys = set(system.state_dict())
+    g0 = _params(system.generator)
+    _fit(system, batches=2)
+    assert set(system._compiled) == {"forward"}
+    assert set(system.state_dict()) == keys
+    assert not _same(g0, _params(system.generator))
+    assert all(torch.isfinite(p).all() for p in system.generator.parameters())
+
+
 class _NaNGenerator(nn.Module):
     size_multiple = 1
 
