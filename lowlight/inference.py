@@ -314,8 +314,9 @@ def auto_tile(h: int, w: int, radius: int | None = None) -> int | None:
     """The tile side used when none is given: whole images up to ~1 MP, 512 px tiles above.
     For halo tiles (a network with a `receptive_radius`, whose tiles equal the untiled
     output) tiles of max(512, 16 x radius) px whenever the image is larger: the same output
-    in less memory and, for DCE-Net on a CPU, less time (`make bench`: 0.7x the time, 0.5x
-    the peak memory at 1.5 MP); 16 x radius keeps the halo's extra work under 30%."""
+    in less memory at about the same time (DCE-Net on a CPU, `make bench`: 1.5 MP in 0.51x
+    the peak memory and 1.01x the time, 6 MP in 0.20x and 0.91x); 16 x radius keeps the
+    halo's extra work under 30%."""
     if radius is not None:
         tile = max(AUTO_TILE, 16 * radius)
         return tile if max(h, w) > tile else None
