@@ -67,13 +67,18 @@ def ssim(out: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     local = F.conv2d(stack, g[:, None, :, None], groups=5 * c)  # 'valid': no padding
     local = F.conv2d(local, g[:, None, None, :], groups=5 * c).contiguous()
     mu_o, mu_r, oo, rr, o_r = local.reshape(n, 5, c, *local.shape[-2:]).unbind(dim=1)
-    var_o = (oo - mu_o * mu_o).clamp_min(0.0)  # as torchmetrics: no negative rounding noise
-    var_r = (rr - mu_r * mu_r).clamp_min(0.0)
-    cov = o_r - mu_o * mu_r
     c1, c2 = 0.01**2, 0.03**2
-    num = (2 * mu_o * mu_r + c1) * (2 * cov + c2)
-    den = (mu_o * mu_o + mu_r * mu_r + c1) * (var_o + var_r + c2)
-    return (num / den).mean(dim=(1, 2, 3))
+    # num = (2 mu_o mu_r + c1)(2 cov + c2), den = (mu_o^2 + mu_r^2 + c1)(var_o + var_r + c2),
+    # computed in place in `local` (the same operations in the same order: same values)
+    mu_or = mu_o * mu_r
+    cov2 = o_r.sub_(mu_or).mul_(2).add_(c2)
+    num = mu_or.mul_(2).add_(c1).mul_(cov2)
+    mu_o.square_()
+    mu_r.square_()
+    var_o = oo.sub_(mu_o).clamp_min_(0.0)  # as torchmetrics: no negative rounding noise
+    var_r = rr.sub_(mu_r).clamp_min_(0.0)
+    den = mu_o.add_(mu_r).add_(c1).mul_(var_o.add_(var_r).add_(c2))
+    return num.div_(den).mean(dim=(1, 2, 3))
 
 
 def mae(out: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
