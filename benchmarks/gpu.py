@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import _compose, _Listed  # noqa: E402  (benchmarks/ is not a package)
+from speed import _compose, lightning_step_seconds, sync  # noqa: E402  (not a package)
 
 EXPERIMENTS = ("lle_gan", "dce_net", "zero_dce_pp", "esrgan_psnr")
 MODES = {
@@ -43,11 +43,6 @@ GENERATORS = {  # name: (experiment whose generator it is, its upscaling factor)
 }
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _batches(scale: int, batch: int, crop: int, n: int) -> list[dict]:
     g = torch.Generator().manual_seed(0)
     out = []
@@ -61,7 +56,6 @@ def _batches(scale: int, batch: int, crop: int, n: int) -> list[dict]:
 def train_images_per_second(
     experiment: str, mode: str, device: torch.device, batch: int, crop: int, steps: int
 ) -> float:
-    import lightning as L
     from hydra.utils import instantiate
 
     precision, compiled = MODES[mode]
@@ -70,35 +64,17 @@ def train_images_per_second(
     system = instantiate(cfg.system)
     scale = int(getattr(system.generator, "scale", 1))
     warmup = 3 if not compiled else 6
-    batches = _batches(scale, batch, crop, warmup + steps)
-    times: list[float] = []
-
-    class Clock(L.Callback):
-        def on_train_batch_start(self, trainer, *args) -> None:
-            _sync(device)
-            self.started = time.perf_counter()
-
-        def on_train_batch_end(self, trainer, *args) -> None:
-            _sync(device)
-            times.append(time.perf_counter() - self.started)
-
-    trainer = L.Trainer(
-        accelerator=device.type if device.type == "cpu" else "gpu",
-        devices=1,
+    seconds = lightning_step_seconds(
+        system,
+        _batches(scale, batch, crop, warmup + steps),
+        warmup,
+        device,
         precision=precision,
-        max_epochs=1,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         benchmark=device.type == "cuda",
-        callbacks=[Clock()],
         gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
         gradient_clip_algorithm=cfg.trainer.get("gradient_clip_algorithm"),
     )
-    trainer.fit(system, torch.utils.data.DataLoader(_Listed(batches), batch_size=None))
-    return batch / statistics.median(times[warmup:])
+    return batch / seconds
 
 
 @torch.inference_mode()
@@ -118,12 +94,12 @@ def inference_mp_per_second(
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
     with autocast:
         net(x)  # warm-up (cudnn.benchmark picks its algorithms here)
-        _sync(device)
+        sync(device)
         times = []
         for _ in range(5):
             started = time.perf_counter()
             net(x)
-            _sync(device)
+            sync(device)
             times.append(time.perf_counter() - started)
     return w * h / 1e6 / statistics.median(times)  # output megapixels
 

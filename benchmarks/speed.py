@@ -97,22 +97,39 @@ class _Listed(torch.utils.data.Dataset):
         return self.batches[i]
 
 
-def lightning_step_seconds(system, batches: list[dict]) -> float:
-    """Median seconds per training step of `system` in a Lightning Trainer."""
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work, so that a clock read after it means something."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def lightning_step_seconds(
+    system,
+    batches: list[dict],
+    warmup: int = 2,
+    device: torch.device | None = None,
+    **trainer_kw,
+) -> float:
+    """Median seconds per training step of `system` in a Lightning Trainer on `device`,
+    the first `warmup` steps left out; `trainer_kw` go to the Trainer (precision, ...)."""
     import lightning as L
 
+    device = device or torch.device("cpu")
     times: list[float] = []
 
     class Clock(L.Callback):
         def on_train_batch_start(self, *args) -> None:
+            sync(device)
             self.started = time.perf_counter()
 
         def on_train_batch_end(self, *args) -> None:
+            sync(device)
             times.append(time.perf_counter() - self.started)
 
     loader = torch.utils.data.DataLoader(_Listed(batches), batch_size=None)
     trainer = L.Trainer(
-        accelerator="cpu",
+        accelerator="cpu" if device.type == "cpu" else "gpu",
+        devices=1,
         max_epochs=1,
         limit_val_batches=0,
         logger=False,
@@ -120,9 +137,10 @@ def lightning_step_seconds(system, batches: list[dict]) -> float:
         enable_progress_bar=False,
         enable_model_summary=False,
         callbacks=[Clock()],
+        **trainer_kw,
     )
     trainer.fit(system, loader)
-    return statistics.median(times[2:])
+    return statistics.median(times[warmup:])
 
 
 def plain_step_seconds(cfg, batches: list[dict], channels_last: bool) -> float:

@@ -169,12 +169,14 @@ class SyntheticLowLightDataModule(ImageDataModule):
             photos = photos[: self.max_photos]
         photos = self._usable(photos)
         by = self.split_by
+        if by == "auto" and len(photos) >= REGION_SPLIT_BELOW:
+            by = "photos"
         bands = []
-        if by in ("auto", "regions") and (by == "regions" or len(photos) < REGION_SPLIT_BELOW):
+        if by in ("auto", "regions"):
+            crops = (self.eval_crop, self.augment.crop_size)
             try:
                 for path in photos:
                     h, w = image_size(path)
-                    crops = (self.eval_crop, self.augment.crop_size)
                     bands.append(split_regions(path, h, w, self.split, *crops))
                 by = "regions"
             except ImageReadError as e:
@@ -184,8 +186,6 @@ class SyntheticLowLightDataModule(ImageDataModule):
                 # 256 px): hold out whole photos instead
                 log.info("data.split_by=auto: splitting by photos, as %s", e)
                 by = "photos"
-        elif by == "auto":
-            by = "photos"
         if by == "regions":
             if not photos:
                 raise ValueError(f"no usable photos in {self.source_dir or 'the bundled photos'}")
