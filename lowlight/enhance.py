@@ -1,13 +1,16 @@
-"""Enhance (and super-resolve) your own photos with trained models.
+"""Enhance (and super-resolve) your own photos with shipped or trained models.
 
+    lowlight-enhance photo.jpg -o out/                    # the shipped `lle` model
+    lowlight-enhance photos/ -o out/ --model dce          # a shipped model by name
+    lowlight-enhance dark.png -o out/ --chain lle sr_x4   # enhance, then x4 super-resolve
     python -m lowlight.enhance photos/ -o out/ --model logs/lle_gan/2026-11-22_10-00-00
     python -m lowlight.enhance "dark/*.jpg" -o out/ --arch zero_dce \\
         --model ../shared/data/weights/zero_dce_epoch99.pth
     python -m lowlight.enhance small_dark.png -o out/ --chain RUN_LLE RUN_SR  # brighter, larger
 
-Inputs: files, folders (their images) or globs. A model is a run folder written by
-`lowlight.train` (its best checkpoint; the EMA weights when it kept them), a checkpoint
-inside one, or the Zero-DCE authors' weights file. Large images run tile by tile
+Inputs: files, folders (their images) or globs. A model is a shipped name (below), a run
+folder written by `lowlight.train` (its best checkpoint; the EMA weights when it kept them),
+a checkpoint inside one, or the Zero-DCE authors' weights file. Large images run tile by tile
 (`--tile`, automatic above ~1 MP). An unreadable file is reported and skipped; existing
 outputs are never overwritten without `--overwrite`. Exit status 1 when any file failed.
 """
@@ -18,6 +21,7 @@ import argparse
 import glob
 import logging
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +30,7 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from lowlight import zoo
 from lowlight.data.io import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image, write_image
 from lowlight.inference import (
     ARCHS,
@@ -91,16 +96,33 @@ def output_paths(inputs: Sequence[Path], out_dir: Path, fmt: str, suffix: str) -
     return outs
 
 
+def shipped_epilog() -> str:
+    """The shipped models and the terms of their weights, for --help."""
+    lines = zoo.licence_lines()
+    if not lines:
+        return "No shipped models in this installation: pass --model RUN."
+    wrapped = [textwrap.fill(x, 88, initial_indent="  ", subsequent_indent="    ") for x in lines]
+    head = f"shipped models (--model NAME; the default is {zoo.DEFAULT_MODEL}):"
+    return "\n".join([head, *wrapped])
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m lowlight.enhance",
+        prog="lowlight-enhance",
         description=__doc__,
+        epilog=shipped_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("inputs", nargs="+", help="image files, folders or globs")
     p.add_argument("-o", "--output", required=True, help="output folder (created)")
-    which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("-m", "--model", help="run folder, checkpoint, or Zero-DCE .pth")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
+        "-m",
+        "--model",
+        default=zoo.DEFAULT_MODEL,
+        help="shipped name, run folder, checkpoint, or Zero-DCE .pth "
+        f"(default: the shipped {zoo.DEFAULT_MODEL})",
+    )
     which.add_argument(
         "--chain", nargs="+", metavar="MODEL", help="models applied in order (e.g. LLE then SR)"
     )

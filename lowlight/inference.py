@@ -152,15 +152,25 @@ def _is_zero_dce_file(path: Path) -> bool:
 
 
 def load_model(spec: str | Path, arch: str = "auto", name: str | None = None) -> LoadedModel:
-    """Load a run folder, a checkpoint inside one, or (`arch="zero_dce"`, or detected from
-    the keys) the Zero-DCE authors' weights file, ready for inference on CPU."""
+    """Load a shipped model by name (`lowlight.zoo`: dce, lle, sr_x4), a run folder, a
+    checkpoint inside one, or (`arch="zero_dce"`, or detected from the keys) the Zero-DCE
+    authors' weights file, ready for inference on CPU. An existing path wins over a name."""
     from omegaconf import OmegaConf  # slow to import; only needed here
+
+    from lowlight import zoo
 
     if arch not in ARCHS:
         raise ValueError(f"--arch must be one of {', '.join(ARCHS)}, got {arch!r}")
     path = Path(spec)
+    if not path.exists() and zoo.is_shipped(spec) and arch == "auto":
+        model = zoo.load_shipped(str(spec))
+        model.name = name or model.name
+        return model
     if not path.exists():
-        raise FileNotFoundError(f"model not found: {path} (a run folder, .ckpt or .pth)")
+        shipped = ", ".join(zoo.shipped_names()) or "none installed"
+        raise FileNotFoundError(
+            f"model not found: {path} (a shipped name: {shipped}; a run folder, .ckpt or .pth)"
+        )
     if arch == "zero_dce" or (arch == "auto" and _is_zero_dce_file(path)):
         net = InferenceNet(DCENet.from_zero_dce(path)).eval()
         return LoadedModel(name or "zero_dce", net, path, checkpoint=path)

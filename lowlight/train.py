@@ -41,6 +41,22 @@ from lowlight.sweeps import sqlite_url, study_seed, trials_left
 log = logging.getLogger(__name__)
 
 STAMP = "%Y-%m-%d_%H-%M-%S"
+
+
+def config_dir() -> Path:
+    """The Hydra config folder: `lowlight/conf` in an installed wheel (the repository's
+    top-level conf/, carried as package data), else conf/ beside the package in a source
+    checkout or an editable install. Users add their own with `--config-dir DIR`."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "conf", package.parent / "conf"):
+        if (candidate / "train.yaml").is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"no Hydra configs: neither {package / 'conf'} (an installed wheel) nor "
+        f"{package.parent / 'conf'} (a source checkout) holds train.yaml; reinstall lowlight"
+    )
+
+
 _claimed: dict[str, str] = {}
 
 
@@ -310,7 +326,7 @@ def objective(results: dict[str, Any], metric: str | None) -> float | None:
     return results["val"].get(metric, results["test"].get(metric))
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")
 def main(cfg: DictConfig) -> float | None:
     return objective(train(cfg), cfg.get("optimized_metric"))
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig, open_dict
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -110,6 +112,21 @@ def compose_cfg(overrides: list[str], output_dir: Path | None = None) -> DictCon
         with open_dict(cfg):
             cfg.paths.output_dir = str(output_dir)
     return cfg
+
+
+def fake_run(folder, overrides):
+    """A run folder as lowlight.train leaves it (config.yaml + a checkpoint), untrained."""
+    cfg = compose_cfg(overrides, folder)
+    folder.mkdir(parents=True)
+    OmegaConf.save(cfg, folder / "config.yaml", resolve=True)
+    system = instantiate(cfg.system)
+    torch.manual_seed(0)
+    with torch.no_grad():  # not the default init: loading must really replace weights
+        for p in system.generator.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    (folder / "checkpoints").mkdir()
+    torch.save({"state_dict": system.state_dict()}, folder / "checkpoints" / "last.ckpt")
+    return folder, system
 
 
 def random_image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:

@@ -13,7 +13,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from conftest import SHARED_DATA, compose_cfg, make_pairs, random_image, tiny
+from conftest import SHARED_DATA, compose_cfg, fake_run, make_pairs, random_image, tiny
 from lowlight import baselines
 from lowlight.data.io import read_image, write_image
 from lowlight.enhance import main as enhance_main
@@ -32,21 +32,6 @@ from lowlight.models.generators import UNet
 from lowlight.train import train
 
 ZERO_DCE = SHARED_DATA / "weights" / "zero_dce_epoch99.pth"
-
-
-def fake_run(folder, overrides):
-    """A run folder as lowlight.train leaves it (config.yaml + a checkpoint), untrained."""
-    cfg = compose_cfg(overrides, folder)
-    folder.mkdir(parents=True)
-    OmegaConf.save(cfg, folder / "config.yaml", resolve=True)
-    system = instantiate(cfg.system)
-    torch.manual_seed(0)
-    with torch.no_grad():  # not the default init: loading must really replace weights
-        for p in system.generator.parameters():
-            p.add_(0.01 * torch.randn_like(p))
-    (folder / "checkpoints").mkdir()
-    torch.save({"state_dict": system.state_dict()}, folder / "checkpoints" / "last.ckpt")
-    return folder, system
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,5 @@
+import sys
+
+from lowlight.zoo import main
+
+sys.exit(main())

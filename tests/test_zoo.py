@@ -1,0 +1,165 @@
+"""Shipped models (`lowlight.zoo`), `load_model` by name, and `lowlight.enhance_image`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import lowlight
+from conftest import fake_run, random_image
+from lowlight import api, zoo
+from lowlight.data.io import read_image, write_image
+from lowlight.enhance import main as enhance_main
+from lowlight.inference import enhance_image as run_chain
+from lowlight.inference import load_model
+
+FACTS = {
+    "task": "low-light enhancement",
+    "summary": "a test model.",
+    "data": "random numbers",
+    "licence": "CC0 (test)",
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("zoo_runs")
+    lle = fake_run(root / "lle", ["+experiment=lle_gan", "data.color_space=ycrcb"])[0]
+    sr = fake_run(root / "sr", ["+experiment=esrgan_psnr", "data.scale=4"])[0]
+    return lle, sr
+
+
+@pytest.fixture
+def shipped(runs, tmp_path, monkeypatch):
+    """A zoo folder holding `lle` and `sr_x4` packed from the fake runs, used by name."""
+    folder = tmp_path / "zoo"
+    zoo.pack(runs[0], "lle", FACTS, folder)
+    zoo.pack(runs[1], "sr_x4", {**FACTS, "task": "x4 super-resolution"}, folder)
+    monkeypatch.setattr(zoo, "ZOO_DIR", folder)
+    api._LOADED.clear()
+    yield folder
+    api._LOADED.clear()
+
+
+def _image(h=24, w=40, seed=0):
+    return random_image(np.random.default_rng(seed), h, w) * 0.4
+
+
+def test_a_packed_model_computes_what_its_run_computes(runs, shipped):
+    x = torch.from_numpy(_image()).permute(2, 0, 1)[None]
+    for run, name in zip(runs, ("lle", "sr_x4"), strict=True):
+        packed, original = load_model(name), load_model(run)
+        assert packed.checkpoint.suffix == ".safetensors"
+        assert packed.net.color_space == original.net.color_space
+        with torch.no_grad():
+            assert torch.equal(packed.net(x), original.net(x))
+    assert load_model("sr_x4").scale == 4
+    assert zoo.shipped_names() == ["lle", "sr_x4"]
+
+
+def test_pack_refuses_to_overwrite_and_asks_for_the_terms(runs, shipped):
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        zoo.pack(runs[0], "lle", FACTS, shipped)
+    with pytest.raises(ValueError, match="--licence"):
+        zoo.pack(runs[0], "other", {**FACTS, "licence": ""}, shipped)
+    zoo.pack(runs[0], "lle", FACTS, shipped, overwrite=True)
+
+
+def test_an_existing_path_wins_over_a_name_and_unknown_names_list_the_shipped(
+    runs, shipped, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lle").symlink_to(runs[1])  # a folder called lle holding the SR run
+    assert load_model("lle").scale == 4
+    with pytest.raises(FileNotFoundError, match="shipped name: lle, sr_x4"):
+        load_model("nope")
+
+
+def test_a_shipped_model_with_foreign_classes_is_refused(runs, shipped):
+    text = (shipped / "lle.yaml").read_text()
+    (shipped / "lle.yaml").write_text(text.replace("lowlight.models.generators.UNet", "os.system"))
+    with pytest.raises(ValueError, match="os.system"):
+        load_model("lle")
+
+
+def test_enhance_uses_the_shipped_lle_by_default_and_chains_by_name(shipped, tmp_path):
+    src = write_image(tmp_path / "in.png", _image(20, 28))
+    assert enhance_main([str(src), "-o", str(tmp_path / "a"), "-q"]) == 0
+    expected = run_chain([load_model("lle")], torch.from_numpy(read_image(src)).permute(2, 0, 1))
+    got = read_image(tmp_path / "a" / "in.png")
+    assert np.abs(got - expected.permute(1, 2, 0).numpy()).max() <= 0.5 / 255 + 1e-6
+    assert enhance_main([str(src), "-o", str(tmp_path / "b"), "--chain", "lle", "sr_x4", "-q"]) == 0
+    assert read_image(tmp_path / "b" / "in.png").shape == (80, 112, 3)
+
+
+def test_enhance_help_states_the_terms_of_every_shipped_model(shipped, capsys):
+    with pytest.raises(SystemExit):
+        enhance_main(["--help"])
+    text = capsys.readouterr().out
+    assert "the default is lle" in text
+    assert text.count("Terms: CC0 (test)") == 2
+
+
+# ---------------------------------------------------------------- lowlight.enhance_image
+
+
+def test_enhance_image_gives_back_the_kind_it_was_given(shipped, tmp_path):
+    img = _image()
+    reference = run_chain([load_model("lle")], torch.from_numpy(img).permute(2, 0, 1))
+    ref = reference.permute(1, 2, 0).numpy()
+
+    out = lowlight.enhance_image(img.astype(np.float64))
+    assert out.dtype == np.float64 and out.shape == img.shape
+    np.testing.assert_allclose(out, ref, atol=1e-6)
+
+    u8 = np.rint(img * 255).astype(np.uint8)
+    out = lowlight.enhance_image(u8)
+    assert out.dtype == np.uint8 and out.shape == u8.shape
+    ref8 = run_chain([load_model("lle")], torch.from_numpy(u8 / 255.0).float().permute(2, 0, 1))
+    assert np.array_equal(out, np.rint(ref8.permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+
+    pil = lowlight.enhance_image(Image.fromarray(u8))
+    assert isinstance(pil, Image.Image) and pil.size == (40, 24)
+    assert np.array_equal(np.asarray(pil), out)
+
+    t = torch.from_numpy(img).permute(2, 0, 1).contiguous()
+    out3 = lowlight.enhance_image(t)
+    out4 = lowlight.enhance_image(t[None].double())
+    assert out3.shape == t.shape and out3.dtype == torch.float32
+    assert out4.shape == (1, 3, 24, 40) and out4.dtype == torch.float64
+    torch.testing.assert_close(out3, reference, atol=1e-6, rtol=0)
+
+    path = write_image(tmp_path / "x.png", img)
+    assert np.array_equal(np.asarray(lowlight.enhance_image(path)), np.asarray(pil))
+    assert lowlight.enhance_image(str(path)).size == (40, 24)
+
+    big = lowlight.enhance_image(u8, model="sr_x4")
+    assert big.shape == (96, 160, 3) and big.dtype == np.uint8
+    chained = lowlight.enhance_image(u8, model=["lle", "sr_x4"])
+    assert chained.shape == (96, 160, 3)
+
+
+def test_enhance_image_loads_each_model_once(shipped, monkeypatch):
+    calls = []
+    real = api.load_model
+    monkeypatch.setattr(api, "load_model", lambda spec: calls.append(spec) or real(spec))
+    for _ in range(3):
+        lowlight.enhance_image(_image(16, 16))
+    assert calls == ["lle"]
+
+
+@pytest.mark.parametrize(
+    ("img", "error", "match"),
+    [
+        (np.zeros((8, 8), np.uint8), ValueError, "HxWx3"),
+        (np.zeros((8, 8, 3), np.int32), ValueError, "uint8, uint16 or float"),
+        (torch.zeros(2, 3, 8, 8), ValueError, r"\(3, H, W\)"),
+        (torch.zeros(3, 8, 8, dtype=torch.uint8), ValueError, "float"),
+        ([[0.0]], TypeError, "a path, a PIL image"),
+    ],
+)
+def test_enhance_image_says_what_it_takes(shipped, img, error, match):
+    with pytest.raises(error, match=match):
+        lowlight.enhance_image(img)
