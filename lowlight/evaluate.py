@@ -36,9 +36,11 @@ counted by torch's FlopCounterMode) and measured milliseconds per input megapixe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import logging
 import math
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -47,12 +49,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from torch.utils.flop_counter import FlopCounterMode
 
 from lowlight.baselines import LLE_BASELINES, SR_BASELINES, published_bicubic_y
-from lowlight.data.io import list_images, read_image, to_uint
+from lowlight.data.io import list_images, read_image, write_image
 from lowlight.data.paired import LOL_TEST
 from lowlight.data.pairs import find_pairs
 from lowlight.data.sr import (
@@ -62,6 +63,7 @@ from lowlight.data.sr import (
     modcrop,
     selfexsr_pairs,
 )
+from lowlight.grids import fit_height, grid_image, to_pil
 from lowlight.inference import ARCHS, enhance_image, load_model, select_device
 from lowlight.metrics.image import image_scores, to_8bit
 from lowlight.metrics.lpips import LPIPS_NETS, load_lpips, lpips
@@ -360,7 +362,7 @@ def summarize(methods: Sequence[Method]) -> tuple[list[str], list[list]]:
     return header, rows
 
 
-OUTPUTS = ("results.md", "results.csv", "per_image.csv", "grids")
+OUTPUTS = ("results.md", "results.csv", "per_image.csv", "grids", "images")
 
 
 def prepare_output(out: Path, overwrite: bool) -> None:
@@ -375,11 +377,19 @@ def prepare_output(out: Path, overwrite: bool) -> None:
             "--overwrite to replace them, or choose another folder"
         )
     for path in old:
-        if path.is_dir():
-            for png in path.glob("*.png"):
+        if path.is_dir():  # grids/NAME.png, images/METHOD/NAME.png: only our PNGs go
+            for png in path.rglob("*.png"):
                 png.unlink()
+            for folder in [*sorted(path.glob("*/"), reverse=True), path]:
+                with contextlib.suppress(OSError):  # left when something else is inside
+                    folder.rmdir()
         else:
             path.unlink()
+
+
+def image_folder(label: str) -> str:
+    """A method's label as a folder name (`authors (bf16)` -> `authors_bf16`)."""
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", label).strip("_") or "method"
 
 
 def write_outputs(
@@ -445,24 +455,9 @@ def _scoring_line(how: Scoring, dataset: Dataset) -> str:
 def save_grid(path: Path, panels: Sequence[tuple[str, torch.Tensor]], max_side: int = 384):
     """Panels side by side (each resized to one height, at most `max_side`), labelled."""
     height = min(max_side, max(p.shape[1] for _, p in panels))
-    images = []
-    for label, img in panels:
-        pil = Image.fromarray(to_uint(img.permute(1, 2, 0).numpy()))
-        width = max(1, round(pil.width * height / pil.height))
-        pil = pil.resize((width, height), Image.NEAREST if pil.height < height else Image.LANCZOS)
-        canvas = Image.new("RGB", (width, height + 16), "white")
-        canvas.paste(pil, (0, 16))
-        ImageDraw.Draw(canvas).text((2, 2), label, fill="black")
-        images.append(canvas)
-    grid = Image.new(
-        "RGB", (sum(i.width for i in images) + 4 * (len(images) - 1), height + 16), "white"
-    )
-    x = 0
-    for im in images:
-        grid.paste(im, (x, 0))
-        x += im.width + 4
+    row = [(label, fit_height(to_pil(img), height)) for label, img in panels]
     path.parent.mkdir(parents=True, exist_ok=True)
-    grid.save(path)
+    grid_image([row]).save(path)
 
 
 # ------------------------------------------------------------------ the command
@@ -478,9 +473,11 @@ def evaluate(
     progress: bool = True,
     device: str | torch.device = "cpu",
     workers: int = 2,
+    save_images: bool = False,
 ) -> Path:
     """Run every method on every image; write the tables and grids; return results.md.
-    Images are read ahead by `workers` processes; scoring time is logged and tabled."""
+    Images are read ahead by `workers` processes; scoring time is logged and tabled.
+    `save_images` writes every method's output as images/<method>/<image>.png (8-bit)."""
     scoring = scoring or Scoring()
     failed = []
     scoring_seconds, started_all = 0.0, time.perf_counter()
@@ -513,6 +510,10 @@ def evaluate(
                 m.seconds += seconds
                 m.megapixels += mp
                 m.scores[sample.name] = scores
+                if save_images:
+                    folder = out / "images" / image_folder(m.label)
+                    folder.mkdir(parents=True, exist_ok=True)
+                    write_image(folder / f"{sample.name}.png", result.permute(1, 2, 0).numpy())
                 if not m.from_hr:
                     outputs.append((m.label, result))
             if sample.name in grid:
@@ -659,7 +660,7 @@ def write_summary(runs: Sequence[tuple[str, Dataset, Sequence[Method]]], out: Pa
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m lowlight.evaluate",
+        prog="lowlight-evaluate",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -676,7 +677,9 @@ def _parser() -> argparse.ArgumentParser:
         "--methods", nargs="+", help="baselines, runs, checkpoints, weights; LABEL=SPEC names one"
     )
     p.add_argument("--arch", choices=ARCHS, default="auto", help="what a .pth file is")
-    p.add_argument("-o", "--output", default="eval", help="output folder (default: eval/)")
+    p.add_argument(
+        "-o", "--output", default="eval", help="output folder (default: eval/, git-ignored here)"
+    )
     p.add_argument(
         "--overwrite", action="store_true", help="replace the results already in the folder"
     )
@@ -684,6 +687,11 @@ def _parser() -> argparse.ArgumentParser:
         "--grid", nargs="*", default=None, help="image names for grids (default: the first 3)"
     )
     p.add_argument("--grid-height", type=int, default=384, help="panel height in grids (px)")
+    p.add_argument(
+        "--save-images",
+        action="store_true",
+        help="write every method's output for every image: OUT/images/METHOD/IMAGE.png",
+    )
     p.add_argument("--gt-mean", action="store_true", help="also score GT-mean rescaled outputs")
     p.add_argument(
         "--float-scores",
@@ -769,12 +777,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             not args.quiet,
             device,
             args.workers,
+            args.save_images,
         )
         print(f"## {name}\n" if several else "", end="")
         print(table.read_text())
         print(
             f"wrote {table}, {table.with_name('results.csv')}, {table.with_name('per_image.csv')}"
         )
+        for folder in ("grids", "images"):
+            if (table.parent / folder).is_dir():
+                count = sum(1 for _ in (table.parent / folder).rglob("*.png"))
+                print(f"wrote {count} image(s) under {table.parent / folder}")
     if several:
         summary = write_summary(runs, out)
         print(summary.read_text())

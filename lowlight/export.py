@@ -1,5 +1,6 @@
 """Export a trained generator (or DCE-Net) for deployment: ONNX or TorchScript.
 
+    lowlight-export dce                                               # export/dce.onnx
     python -m lowlight.export logs/lle_gan/RUN --format onnx          # RUN/export/model.onnx
     python -m lowlight.export RUN --format torchscript -o model.pt
     python -m lowlight.export ../shared/data/weights/zero_dce_epoch99.pth --arch zero_dce
@@ -30,6 +31,9 @@ from lowlight.inference import ARCHS, LoadedModel, load_model
 log = logging.getLogger("lowlight.export")
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 TOLERANCE = 1e-4
+# Weights go inside the .onnx (one file that can be copied alone) unless they are too big for
+# protobuf's 2 GB limit; then they go to NAME.onnx.data beside it, which must travel with it.
+SELF_CONTAINED_BYTES = 1 << 30
 
 
 def _example(net, extra: int = 0) -> torch.Tensor:
@@ -53,6 +57,7 @@ def export_onnx(model: LoadedModel, path: Path, opset: int | None = None) -> Non
         3: torch.export.Dim("width", min=multiple, max=16384),
     }
     kwargs = {"opset_version": opset} if opset else {}
+    weight_bytes = sum(t.numel() * t.element_size() for t in net.state_dict().values())
     torch.onnx.export(
         net,
         (_example(net),),
@@ -62,6 +67,7 @@ def export_onnx(model: LoadedModel, path: Path, opset: int | None = None) -> Non
         input_names=["image"],
         output_names=["output"],
         verbose=False,
+        external_data=weight_bytes > SELF_CONTAINED_BYTES,
         **kwargs,
     )
 
@@ -104,12 +110,20 @@ def verify(model: LoadedModel, path: Path, fmt: str) -> float:
 
 
 def default_output(spec: Path, fmt: str) -> Path:
+    """RUN/export/model.EXT for a run, RUN/export/<ckpt>.EXT for a checkpoint, else (a
+    shipped name, a .pth) export/<name>.EXT under the current folder (git-ignored here)."""
     ext = FORMATS[fmt]
     if spec.is_dir():
         return spec / "export" / f"model{ext}"
     if spec.suffix == ".ckpt":
         return spec.parent.parent / "export" / f"{spec.stem}{ext}"
-    return Path(f"{spec.stem}{ext}")
+    return Path("export") / f"{spec.stem}{ext}"
+
+
+def written_files(path: Path) -> list[Path]:
+    """The model file, any external-data file the exporter put beside it, the JSON record."""
+    extra = sorted(path.parent.glob(f"{path.name}.data")) + sorted(path.parent.glob("*.onnx_data"))
+    return [path, *extra, path.with_suffix(".json")]
 
 
 def export(
@@ -149,19 +163,26 @@ def export(
         "parameters": model.num_params,
         "max_abs_diff_vs_pytorch": verified,
     }
+    files = written_files(path)
+    record["files"] = [p.name for p in files]
     path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
-    return {"path": path, **record}
+    return {"path": path, **record, "written": files}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m lowlight.export",
+        prog="lowlight-export",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("model", help="run folder, checkpoint, or Zero-DCE .pth")
+    parser.add_argument("model", help="shipped name, run folder, checkpoint, or Zero-DCE .pth")
     parser.add_argument("--format", choices=sorted(FORMATS), default="onnx")
-    parser.add_argument("-o", "--output", help="file to write (default: RUN/export/model.EXT)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        help="file to write (default: RUN/export/model.EXT; for a shipped name or a .pth, "
+        "export/NAME.EXT)",
+    )
     parser.add_argument("--arch", choices=ARCHS, default="auto", help="what a .pth file is")
     parser.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
     args = parser.parse_args(argv)
@@ -173,7 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     diff = done["max_abs_diff_vs_pytorch"]
     check = "not verified" if diff is None else f"max |diff| vs PyTorch {diff:.1e}"
-    print(f"wrote {done['path']} ({done['parameters']:,} parameters; {check})")
+    print(f"exported {args.model} ({done['parameters']:,} parameters; {check}):")
+    for path in done["written"]:
+        print(f"  wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    if len(done["written"]) > 2:
+        print(f"  keep {done['written'][1].name} beside {done['path'].name}: it holds the weights")
     return 0
 
 

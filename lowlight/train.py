@@ -35,6 +35,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lowlight.config_check import check_config
+from lowlight.loggers import run_name
 from lowlight.safe import load_checkpoint
 from lowlight.sweeps import sqlite_url, study_seed, trials_left
 
@@ -115,6 +116,7 @@ OmegaConf.register_new_resolver("sweep_dir", claim_sweep_dir, replace=True)
 OmegaConf.register_new_resolver("sqlite", sqlite_url, replace=True)
 OmegaConf.register_new_resolver("trials_left", trials_left, replace=True)
 OmegaConf.register_new_resolver("study_seed", study_seed, replace=True)
+OmegaConf.register_new_resolver("run_name", run_name, replace=True)
 
 
 def _silence_known_warnings() -> None:

@@ -202,6 +202,35 @@ def test_wandb_goes_online_only_with_credentials(tmp_path, monkeypatch):
     assert wandb_logged_in()
 
 
+def test_a_wandb_run_in_a_sweep_is_named_after_its_swept_values():
+    from hydra.core.hydra_config import HydraConfig
+
+    from lowlight.loggers import _cli_sweep_keys, sweep_run_name
+
+    overrides = ["+experiment=dce_net", "+sweep=dce_losses", "+ablation=dce_no_color"]
+    names = {}
+    for mode in ("MULTIRUN", "RUN"):
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            cfg = compose(
+                "train",
+                overrides=[*overrides, "logger=wandb", f"hydra.mode={mode}"],
+                return_hydra_config=True,
+            )
+        try:
+            HydraConfig.instance().set_config(cfg)
+            names[mode] = cfg.logger.wandb.name
+        finally:
+            HydraConfig.instance().cfg = None
+    assert names["MULTIRUN"] == "dce_net +ablation=dce_no_color"
+    assert names["RUN"] == "dce_net", "a single run keeps the experiment's name"
+    argv = ["-m", "+experiment=lle_gan", "system.loss_weights.adv=0.01,0.1", "seed=range(3)"]
+    keys = _cli_sweep_keys([*argv, "trainer.max_epochs=2"])
+    assert keys == {"system.loss_weights.adv", "seed"}
+    job = ["+experiment=lle_gan", "system.loss_weights.adv=0.1", "seed=2", "trainer.max_epochs=2"]
+    assert sweep_run_name("lle_gan", job, keys, 5) == "lle_gan system.loss_weights.adv=0.1 seed=2"
+    assert sweep_run_name("lle_gan", job, set(), 5) == "lle_gan #5"
+
+
 def sweep_jobs(name: str) -> list[list[str]]:
     """The override lists the basic sweeper makes from conf/sweep/NAME.yaml (cartesian)."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):

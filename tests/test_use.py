@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -438,6 +440,26 @@ def test_evaluate_sr_with_a_run_and_baselines(sr_run, tmp_path):
     assert rows["bicubic"]["params"] == "0"
 
 
+def test_evaluate_save_images_writes_every_output_that_was_scored(lle_run, tmp_path, capsys):
+    make_pairs(tmp_path / "pairs", n=3, size=(32, 40))
+    out = tmp_path / "e"
+    methods = ["identity", "gamma", f"mine (x)={lle_run}"]
+    args = ["--data", str(tmp_path / "pairs"), "--methods", *methods, "-o", str(out), "-q"]
+    assert evaluate_main([*args, "--save-images", "--grid"]) == 0
+    assert "wrote 9 image(s) under" in capsys.readouterr().out
+    folders = sorted(p.name for p in (out / "images").iterdir())
+    assert folders == ["gamma", "identity", "mine_x"]
+    for row in _read_csv(out / "per_image.csv"):
+        folder = {"mine (x)": "mine_x"}.get(row["method"], row["method"])
+        saved = read_image(out / "images" / folder / f"{row['image']}.png")
+        high = read_image(tmp_path / "pairs" / "high" / f"{row['image']}.png")
+        mse = np.mean((np.rint(saved * 255) - np.rint(high * 255)) ** 2)
+        assert float(row["psnr"]) == pytest.approx(10 * np.log10(255**2 / mse), abs=1e-3)
+    # --overwrite replaces them; without --save-images none are left behind
+    assert evaluate_main([*args, "--overwrite", "--grid"]) == 0
+    assert not (out / "images").exists() or not any((out / "images").rglob("*.png"))
+
+
 def test_evaluate_same_size_sr_with_the_brief_degradation(tmp_path):
     rng = np.random.default_rng(0)
     for i in range(2):
@@ -534,6 +556,38 @@ def test_export_matches_pytorch_at_another_size(name, fmt, tmp_path):
     run = run_onnx if fmt == "onnx" else run_torchscript
     with torch.no_grad():
         torch.testing.assert_close(run(done["path"], x), net(x), atol=1e-4, rtol=0)
+
+
+def test_an_onnx_file_copied_alone_still_runs_and_the_cli_lists_every_file(
+    tmp_path, monkeypatch, capsys
+):
+    import shutil
+
+    from lowlight.export import main as export_main
+    from lowlight.export import run_onnx
+
+    folder, _ = fake_run(tmp_path / "run", GENERATORS["rrdbnet"])
+    assert export_main([str(folder)]) == 0
+    printed = capsys.readouterr().out
+    done = json.loads((folder / "export" / "model.json").read_text())
+    assert done["files"] == ["model.onnx", "model.json"], "weights inside the .onnx"
+    assert sorted(p.name for p in (folder / "export").iterdir()) == ["model.json", "model.onnx"]
+    for name in done["files"]:
+        assert f"wrote {folder / 'export' / name}" in printed
+    alone = tmp_path / "elsewhere"
+    alone.mkdir()
+    shutil.copy(folder / "export" / "model.onnx", alone / "model.onnx")
+    x = torch.rand(1, 3, 20, 28)
+    with torch.no_grad():
+        expected = load_model(folder).net(x)
+    torch.testing.assert_close(run_onnx(alone / "model.onnx", x), expected, atol=1e-4, rtol=0)
+    # a model that is not a run folder goes to export/ under the current folder
+    monkeypatch.chdir(tmp_path)
+    checkpoint = folder / "checkpoints" / "last.ckpt"
+    from lowlight.export import default_output
+
+    assert default_output(tmp_path / "weights.pth", "onnx") == Path("export") / "weights.onnx"
+    assert default_output(checkpoint, "onnx") == folder / "export" / "last.onnx"
 
 
 @pytest.mark.realdata

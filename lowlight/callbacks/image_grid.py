@@ -1,4 +1,5 @@
-"""Image grids of fixed validation images: input | output | ground truth, one row each."""
+"""Image grids of fixed validation images: input | output (its PSNR) | target, one row each,
+labelled, every image at its own aspect ratio (lowlight.grids)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from pathlib import Path
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
-from torchvision.utils import make_grid, save_image
+from PIL import Image
+from torchmetrics.functional.image import peak_signal_noise_ratio
+
+from lowlight.grids import fit_height, grid_image, pil_to_tensor, to_pil
 
 
 class ImageGridCallback(Callback):
@@ -16,12 +20,15 @@ class ImageGridCallback(Callback):
     takes images (TensorBoard, W&B). After testing, the same for test images (`test.png`).
     """
 
-    def __init__(self, dirpath: str, num_images: int = 4, every_n_epochs: int = 1) -> None:
-        if num_images < 1 or every_n_epochs < 1:
+    def __init__(
+        self, dirpath: str, num_images: int = 4, every_n_epochs: int = 1, max_side: int = 512
+    ) -> None:
+        if num_images < 1 or every_n_epochs < 1 or max_side < 16:
             raise ValueError(
-                f"callbacks.image_grid.num_images and every_n_epochs must be >= 1, "
-                f"got {num_images} and {every_n_epochs}"
+                f"callbacks.image_grid.num_images and every_n_epochs must be >= 1 and max_side "
+                f">= 16, got {num_images}, {every_n_epochs} and {max_side}"
             )
+        self.max_side = max_side
         self.dirpath = Path(dirpath)
         self.num_images = num_images
         self.every_n_epochs = every_n_epochs
@@ -40,27 +47,23 @@ class ImageGridCallback(Callback):
                 self._fixed[stage] = [dataset[int(i)] for i in picks]
         return self._fixed[stage]
 
-    @staticmethod
-    def _grid(module: LightningModule, samples: list[dict]) -> torch.Tensor:
-        rows = []
+    def _grid(self, module: LightningModule, samples: list[dict]) -> tuple[Image.Image, list]:
+        """The grid, and each row's captions. Every tile keeps its aspect ratio; a row is
+        shown at its output's size (an SR input enlarged to it, nearest neighbour), scaled
+        down only when the output is higher than `max_side`."""
+        rows, captions = [], []
         for s in samples:
             lq = s["lq"].unsqueeze(0).to(module.device)
-            out = module.enhance(lq)[0].cpu()
-            row = [s["lq"], out] + ([s["gt"]] if "gt" in s else [])
-            rows.append(row)
-        # Images may differ in size (SR output, whole val images): show each at the output size.
-        h = min(r[1].shape[-2] for r in rows)
-        w = min(r[1].shape[-1] for r in rows)
-        tiles = [
-            torch.nn.functional.interpolate(t[None], size=(h, w), mode="nearest")[0]
-            if t.shape[-2:] != (h, w)
-            else t
-            for row in rows
-            for t in row
-        ]
-        return make_grid(
-            torch.stack(tiles).clamp(0, 1), nrow=len(rows[0]), padding=2, pad_value=1.0
-        )
+            out = module.enhance(lq)[0].float().cpu().clamp(0, 1)
+            row = [("input", s["lq"]), ("output", out)]
+            if "gt" in s:
+                gt = s["gt"].float()
+                psnr = peak_signal_noise_ratio(out, gt, data_range=1.0).item()
+                row = [row[0], (f"output {psnr:.2f} dB", out), ("target", gt)]
+            height = min(out.shape[-2], self.max_side)
+            rows.append([(label, fit_height(to_pil(t), height)) for label, t in row])
+            captions.append([label for label, _ in row])
+        return grid_image(rows), captions
 
     def _emit(self, trainer: Trainer, module: LightningModule, stage: str, filename: str) -> None:
         samples = self._samples(trainer, stage)
@@ -68,14 +71,16 @@ class ImageGridCallback(Callback):
             return
         was_training = module.training
         module.eval()
-        grid = self._grid(module, samples)
+        with torch.no_grad():
+            grid, _ = self._grid(module, samples)
         module.train(was_training)
         self.dirpath.mkdir(parents=True, exist_ok=True)
-        save_image(grid, self.dirpath / filename)
+        grid.save(self.dirpath / filename)
         key = f"{stage}/images"
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_image(key, grid, global_step=trainer.current_epoch)
+                image = pil_to_tensor(grid)
+                logger.experiment.add_image(key, image, global_step=trainer.current_epoch)
             elif isinstance(logger, WandbLogger):
                 logger.log_image(key=key, images=[grid], caption=["input | output | target"])
 
