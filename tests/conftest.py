@@ -14,6 +14,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from lowlight import api, zoo
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 SHARED_DATA = Path(os.environ.get("LOWLIGHT_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -204,3 +206,31 @@ def extras(psnr_checkpoint: Path, tiny_vgg: Path):
         "esrgan": [f"system.init_checkpoint={psnr_checkpoint}", *perceptual_overrides(tiny_vgg)]
     }
     return lambda name: needs.get(name, [])
+
+
+FACTS = {
+    "task": "low-light enhancement",
+    "summary": "a test model.",
+    "data": "random numbers",
+    "licence": "CC0 (test)",
+}
+
+
+@pytest.fixture(scope="module")
+def zoo_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("zoo_runs")
+    lle = fake_run(root / "lle", ["+experiment=lle_gan", "data.color_space=ycrcb"])[0]
+    sr = fake_run(root / "sr", ["+experiment=esrgan_psnr", "data.scale=4"])[0]
+    return lle, sr
+
+
+@pytest.fixture
+def shipped(zoo_runs, tmp_path, monkeypatch):
+    """A zoo folder holding `lle` and `sr_x4` packed from the fake runs, used by name."""
+    folder = tmp_path / "zoo"
+    zoo.pack(zoo_runs[0], "lle", FACTS, folder)
+    zoo.pack(zoo_runs[1], "sr_x4", {**FACTS, "task": "x4 super-resolution"}, folder)
+    monkeypatch.setattr(zoo, "ZOO_DIR", folder)
+    api._LOADED.clear()
+    yield folder
+    api._LOADED.clear()

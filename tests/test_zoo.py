@@ -8,48 +8,21 @@ import torch
 from PIL import Image
 
 import lowlight
-from conftest import fake_run, random_image
+from conftest import FACTS, random_image
 from lowlight import api, zoo
 from lowlight.data.io import read_image, write_image
 from lowlight.enhance import main as enhance_main
 from lowlight.inference import enhance_image as run_chain
 from lowlight.inference import load_model
 
-FACTS = {
-    "task": "low-light enhancement",
-    "summary": "a test model.",
-    "data": "random numbers",
-    "licence": "CC0 (test)",
-}
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("zoo_runs")
-    lle = fake_run(root / "lle", ["+experiment=lle_gan", "data.color_space=ycrcb"])[0]
-    sr = fake_run(root / "sr", ["+experiment=esrgan_psnr", "data.scale=4"])[0]
-    return lle, sr
-
-
-@pytest.fixture
-def shipped(runs, tmp_path, monkeypatch):
-    """A zoo folder holding `lle` and `sr_x4` packed from the fake runs, used by name."""
-    folder = tmp_path / "zoo"
-    zoo.pack(runs[0], "lle", FACTS, folder)
-    zoo.pack(runs[1], "sr_x4", {**FACTS, "task": "x4 super-resolution"}, folder)
-    monkeypatch.setattr(zoo, "ZOO_DIR", folder)
-    api._LOADED.clear()
-    yield folder
-    api._LOADED.clear()
-
 
 def _image(h=24, w=40, seed=0):
     return random_image(np.random.default_rng(seed), h, w) * 0.4
 
 
-def test_a_packed_model_computes_what_its_run_computes(runs, shipped):
+def test_a_packed_model_computes_what_its_run_computes(zoo_runs, shipped):
     x = torch.from_numpy(_image()).permute(2, 0, 1)[None]
-    for run, name in zip(runs, ("lle", "sr_x4"), strict=True):
+    for run, name in zip(zoo_runs, ("lle", "sr_x4"), strict=True):
         packed, original = load_model(name), load_model(run)
         assert packed.checkpoint.suffix == ".safetensors"
         assert packed.net.color_space == original.net.color_space
@@ -59,25 +32,25 @@ def test_a_packed_model_computes_what_its_run_computes(runs, shipped):
     assert zoo.shipped_names() == ["lle", "sr_x4"]
 
 
-def test_pack_refuses_to_overwrite_and_asks_for_the_terms(runs, shipped):
+def test_pack_refuses_to_overwrite_and_asks_for_the_terms(zoo_runs, shipped):
     with pytest.raises(FileExistsError, match="--overwrite"):
-        zoo.pack(runs[0], "lle", FACTS, shipped)
+        zoo.pack(zoo_runs[0], "lle", FACTS, shipped)
     with pytest.raises(ValueError, match="--licence"):
-        zoo.pack(runs[0], "other", {**FACTS, "licence": ""}, shipped)
-    zoo.pack(runs[0], "lle", FACTS, shipped, overwrite=True)
+        zoo.pack(zoo_runs[0], "other", {**FACTS, "licence": ""}, shipped)
+    zoo.pack(zoo_runs[0], "lle", FACTS, shipped, overwrite=True)
 
 
 def test_an_existing_path_wins_over_a_name_and_unknown_names_list_the_shipped(
-    runs, shipped, tmp_path, monkeypatch
+    zoo_runs, shipped, tmp_path, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "lle").symlink_to(runs[1])  # a folder called lle holding the SR run
+    (tmp_path / "lle").symlink_to(zoo_runs[1])  # a folder called lle holding the SR run
     assert load_model("lle").scale == 4
     with pytest.raises(FileNotFoundError, match="shipped name: lle, sr_x4"):
         load_model("nope")
 
 
-def test_a_shipped_model_with_foreign_classes_is_refused(runs, shipped):
+def test_a_shipped_model_with_foreign_classes_is_refused(zoo_runs, shipped):
     text = (shipped / "lle.yaml").read_text()
     (shipped / "lle.yaml").write_text(text.replace("lowlight.models.generators.UNet", "os.system"))
     with pytest.raises(ValueError, match="os.system"):
