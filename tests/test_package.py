@@ -140,3 +140,24 @@ def test_the_wheel_installs_into_a_fresh_venv_and_trains_outside_the_clone(tmp_p
             [venv / "bin" / script, "--help"], capture_output=True, text=True, cwd=work, env=env
         )
         assert shown.returncode == 0 and "usage:" in shown.stdout, (script, shown.stderr)
+
+
+def test_a_users_config_dir_adds_experiments_that_use_the_package_groups(tmp_path):
+    (tmp_path / "experiment").mkdir()
+    (tmp_path / "experiment" / "mine.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - override /generator: seed_unet\n"
+        "task_name: mine\ntrainer:\n  max_epochs: 3\n"
+    )
+    command = [sys.executable, "-m", "lowlight.train", "--config-dir", str(tmp_path)]
+    shown = subprocess.run(
+        [*command, "+experiment=mine", "--cfg", "job"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    ).stdout
+    assert "lowlight.models.generators.SeedUNet" in shown and "task_name: mine" in shown
+    listed = subprocess.run(
+        [*command, "--help"], capture_output=True, text=True, cwd=tmp_path, check=True
+    ).stdout
+    assert "experiment: dce_net, esrgan, esrgan_psnr, lle_gan, lle_gan_seed, mine," in listed
