@@ -1,7 +1,7 @@
 """Score methods side by side on one or more datasets: a table per dataset (markdown +
 CSV), per-image scores, image grids, and a summary across datasets.
 
-    python -m lowlight.evaluate --data LOL/ --methods identity gamma clahe mine=logs/lle_gan/RUN
+    lowlight-evaluate --data LOL/ --methods identity gamma clahe lle mine=logs/lle_gan/RUN
     python -m lowlight.evaluate --data Set5 Set14 B100 Urban100 --scale 4 \\
         --methods bicubic bicubic_y RUN_SR --self-ensemble
     python -m lowlight.evaluate --data ../shared/data/lowlight/LIME ../shared/data/lowlight/DICM \\
@@ -19,9 +19,10 @@ The dataset is recognised from its layout:
   error), labelled as such.
 A method is a baseline name (low-light: identity gamma hist_eq clahe autocontrast;
 SR: nearest bilinear bicubic, and bicubic_y: the published bicubic row's own protocol, Y
-only, made from the HR image), a run folder or checkpoint of `lowlight.train`, or the
-Zero-DCE authors' weights file; `label=SPEC` names it in the table. --self-ensemble runs
-models with the x8 flips-and-turns ensemble (labelled `+x8`).
+only, made from the HR image), a shipped model (lle, dce, sr_x4), a run folder or
+checkpoint of `lowlight.train`, or the Zero-DCE authors' weights file; `label=SPEC` names
+it in the table. --self-ensemble runs models with the x8 flips-and-turns ensemble
+(labelled `+x8`).
 
 Metrics, as papers compute them: outputs rounded to 8 bits (as saved files; --float-scores
 scores floats, and the columns say `[float]`), PSNR, valid-region SSIM and MAE in RGB with
@@ -52,6 +53,7 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from torch.utils.flop_counter import FlopCounterMode
 
+from lowlight import zoo
 from lowlight.baselines import LLE_BASELINES, SR_BASELINES, published_bicubic_y
 from lowlight.data.io import list_images, read_image, write_image
 from lowlight.data.paired import LOL_TEST
@@ -227,11 +229,12 @@ def build_methods(
                 f"{target} does not apply to this data ({dataset.kind}); "
                 f"its baselines: {', '.join(baselines)}"
             )
-        if not Path(target).exists():
+        if not Path(target).exists() and not zoo.is_shipped(target):
             known = sorted(baselines)
+            shipped = ", ".join(zoo.shipped_names()) or "none installed"
             raise FileNotFoundError(
-                f"method {target!r}: neither a baseline ({', '.join(known)}) nor an existing "
-                "run folder / checkpoint / weights file"
+                f"method {target!r}: neither a baseline ({', '.join(known)}), a shipped model "
+                f"({shipped}) nor an existing run folder / checkpoint / weights file"
             )
         if spec not in loaded:
             model = load_model(target, args.arch, name=label if "=" in spec else None)
@@ -674,7 +677,9 @@ def _parser() -> argparse.ArgumentParser:
         "--degradation", choices=SR_DEGRADATIONS, help="make LR from HR (default: use LR files)"
     )
     p.add_argument(
-        "--methods", nargs="+", help="baselines, runs, checkpoints, weights; LABEL=SPEC names one"
+        "--methods",
+        nargs="+",
+        help="baselines, shipped models, runs, checkpoints, weights; LABEL=SPEC names one",
     )
     p.add_argument("--arch", choices=ARCHS, default="auto", help="what a .pth file is")
     p.add_argument(

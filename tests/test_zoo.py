@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -136,3 +138,22 @@ def test_enhance_image_loads_each_model_once(shipped, monkeypatch):
 def test_enhance_image_says_what_it_takes(shipped, img, error, match):
     with pytest.raises(error, match=match):
         lowlight.enhance_image(img)
+
+
+def test_evaluate_and_export_take_shipped_names(shipped, tmp_path, monkeypatch):
+    import csv
+
+    from conftest import make_pairs
+    from lowlight.evaluate import main as evaluate_main
+    from lowlight.export import export
+
+    make_pairs(tmp_path / "pairs", n=2, size=(32, 40))
+    out = tmp_path / "e"
+    args = ["--data", str(tmp_path / "pairs"), "--methods", "identity", "lle", "-o", str(out)]
+    assert evaluate_main([*args, "-q"]) == 0
+    with open(out / "results.csv") as f:
+        rows = {r["method"]: r for r in csv.DictReader(f)}
+    assert int(rows["lle"]["params"]) == load_model("lle").num_params
+    monkeypatch.chdir(tmp_path)
+    done = export("lle", "onnx")
+    assert done["path"] == Path("export") / "lle.onnx" and done["path"].is_file()

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# How the shipped models (lowlight/zoo/) were trained, packed and measured. Each stage can be
+# run on its own (bash experiments/shipped/run.sh sr_x4|dce|lle|measure) and resumed: a
+# training that stops is continued by running its stage again (ckpt_path=auto in its folder).
+# Usage: bash experiments/shipped/run.sh STAGE [LOG_DIR]    (CPU: hours; GPU: minutes)
+set -euo pipefail
+STAGE=${1:?stage: sr_x4 | dce | lle | measure}
+LOG_DIR=${2:-logs/shipped}
+DATA=${LOWLIGHT_DATA:-../shared/data}
+PY=${PYTHON:-python}
+OUT=experiments/shipped
+
+train() {  # NAME OVERRIDES...: train into LOG_DIR/NAME, resuming its last.ckpt if there is one
+  local name=$1; shift
+  $PY -m lowlight.train "$@" task_name="$name" paths.log_dir="$LOG_DIR" \
+    hydra.run.dir="$LOG_DIR/$name/run" ckpt_path=auto callbacks.progress_bar=null
+}
+
+case $STAGE in
+sr_x4)
+  # esrgan_psnr (RRDBNet 32/4/16, EMA) on 76 SunHays80 photos; 4 more choose the checkpoint
+  # (val/psnr_y). The setting (64 px crops, 8000 per epoch, lr 1e-3) was chosen on a
+  # SunHays80 validation split by benchmarks/sr_select.py; Set5 is only the test.
+  train sr_x4 +experiment=esrgan_psnr data.hr_dir="$DATA/sr/SunHays80_HR" \
+    data.test_dir="$DATA/sr/Set5" 'data.split=[0.95,0.05,0]' data.crop_size=64 \
+    data.train_samples=8000 system.optimizer_g.lr=1e-3 trainer.max_epochs=60
+  $PY -m lowlight.zoo pack "$LOG_DIR/sr_x4/run" --name sr_x4 --overwrite \
+    --task "x4 super-resolution" \
+    --summary "compact RRDBNet (32 features, 4 RRDB blocks), x4 SR of clean bicubic-downscaled photos." \
+    --data "SunHays80 (80 daylight photos, majedelhelou/denoising_datasets CSun_Hays80), LR made with MATLAB bicubic" \
+    --licence "weights: MIT like the code; training photos carry no licence file (their source says 'no ownership claimed'): check before commercial use"
+  ;;
+dce)
+  # Zero-DCE's recipe (+experiment=dce_net: losses 1/10/5/200, Adam 1e-4, clip 0.1) on the
+  # 2,002 SICE photos: 1,802 train, 200 validation (val/loss chooses the checkpoint).
+  train dce +experiment=dce_net data=unpaired data.root="$DATA/lowlight/SICE_train_512" \
+    'data.split=[0.9,0.1,0]' data.test_dir="$DATA/lowlight/LIME" data.augment.crop_size=128 \
+    data.eval_crop=256 data.num_workers=1 trainer.max_epochs="${DCE_EPOCHS:-6}"
+  $PY -m lowlight.zoo pack "$LOG_DIR/dce/run" --name dce --overwrite \
+    --task "low-light enhancement (zero-reference)" \
+    --summary "DCE-Net (Zero-DCE, 79,416 parameters) retrained by this suite on SICE." \
+    --data "SICE part 1, 2,002 multi-exposure 512x512 photos (Li-Chongyi/Zero-DCE_extension), no references" \
+    --licence "CC BY-NC 4.0, research use only (inherited from the SICE training data)"
+  ;;
+lle)
+  # The LLE GAN (+experiment=lle_gan: U-Net, PatchGAN, L1 + 0.01 BCE) on synthetic pairs
+  # from 56 SunHays80 photos; 12 more choose the checkpoint (val/psnr), 12 are never seen
+  # (the paired test set below).
+  train lle +experiment=lle_gan data.source_dir="$DATA/sr/SunHays80_HR" \
+    'data.split=[0.7,0.15,0.15]' data.split_by=photos data.seed=0 data.augment.crop_size=128 \
+    data.eval_crop=256 data.train_samples=4096 data.val_samples=48 data.test_samples=48 \
+    trainer.max_epochs=15
+  $PY -m lowlight.zoo pack "$LOG_DIR/lle/run" --name lle --overwrite \
+    --task "low-light enhancement (paired)" \
+    --summary "U-Net generator (16-128 channels) of the LLE GAN, trained on synthetic low-light pairs." \
+    --data "synthetic pairs (exposure x0.03-0.25, shot and read noise) from 56 SunHays80 daylight photos" \
+    --licence "weights: MIT like the code; training photos carry no licence file (their source says 'no ownership claimed'): check before commercial use"
+  ;;
+measure)
+  # The figures in the model cards, with the shipped files (lowlight-evaluate).
+  NIQE=(--niqe "$DATA/niqe/niqe_pris_params.npz")
+  $PY -m lowlight.evaluate --data "$DATA/sr/Set5" --scale 4 --methods bicubic bicubic_y sr_x4 \
+    -o "$OUT/sr_x4_set5" --overwrite -q
+  $PY -m lowlight.evaluate --data "$DATA/lowlight/LIME" "$DATA/lowlight/DICM" --methods identity \
+    authors="$DATA/weights/zero_dce_epoch99.pth" dce lle "${NIQE[@]}" -o "$OUT/lime_dicm" \
+    --grid 1 10 --overwrite -q
+  PAIRS=$LOG_DIR/data/sunhays_test
+  [ -d "$PAIRS" ] || $PY -m lowlight.data.make_pairs "$DATA/sr/SunHays80_HR" -o "$PAIRS" \
+    --part test --split 0.7 0.15 0.15 --split-seed 0
+  $PY -m lowlight.evaluate --data "$PAIRS" --methods identity gamma hist_eq clahe autocontrast \
+    make_train="${MAKE_TRAIN_RUN:?the run folder of make train}" lle dce -o "$OUT/lle_sunhays_test" \
+    --overwrite -q
+  ;;
+*)
+  echo "unknown stage $STAGE: sr_x4 | dce | lle | measure" >&2
+  exit 2
+  ;;
+esac
