@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lowlight.models.dce import DCENet
 from lowlight.models.dce.dce_net import flush_subnormal_
-from lowlight.ops.color import check_color_space, rgb_to_ycrcb, ycrcb_to_rgb
+from lowlight.ops.color import check_color_space, from_color_space, to_color_space
+from lowlight.ops.padding import extend_to, run_padded
 from lowlight.safe import build_untrusted, load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -51,16 +51,10 @@ class InferenceNet(nn.Module):
         self.scale = int(getattr(generator, "scale", 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2], x.shape[-1]
-        if self.color_space == "ycrcb":
-            x = rgb_to_ycrcb(x)
-        m = self.size_multiple
-        if m > 1:
-            x = F.pad(x, (0, (-w) % m, 0, (-h) % m), mode="reflect")
-        y = self.generator(x)[..., : h * self.scale, : w * self.scale]
-        if self.color_space == "ycrcb":
-            y = ycrcb_to_rgb(y)
-        return y.clamp(0.0, 1.0)
+        # the same functions as the systems' training and validation path (BaseSystem)
+        x = to_color_space(x, self.color_space)
+        y = run_padded(self.generator, x, self.size_multiple, self.scale)
+        return from_color_space(y, self.color_space).clamp(0.0, 1.0)
 
 
 @dataclass
@@ -379,10 +373,8 @@ def enhance_image(
     def chain(x: torch.Tensor) -> torch.Tensor:
         for model in models:
             net = model.net.to(device, memory_format=memory_format)
-            m = net.size_multiple
             h, w = x.shape[-2:]
-            if min(h, w) < m:  # reflection padding needs at least `m` pixels: extend the edge
-                x = F.pad(x, (0, max(0, m - w), 0, max(0, m - h)), mode="replicate")
+            x = extend_to(x, net.size_multiple)  # reflection padding needs that much image
             size = tile if tile is None or tile >= 0 else auto_tile(h, w, receptive_radius(net))
             if half or bf16:
                 dtype = torch.float16 if half else torch.bfloat16

@@ -9,13 +9,14 @@ from lowlight.ops.color import (
     ycrcb_to_rgb,
 )
 from lowlight.ops.imresize import imresize
-from lowlight.ops.padding import pad_to_multiple
+from lowlight.ops.padding import extend_to, run_padded
 
 __all__ = [
     "COLOR_SPACES",
     "imresize",
     "linear_to_srgb",
-    "pad_to_multiple",
+    "extend_to",
+    "run_padded",
     "rgb_to_y",
     "rgb_to_ycrcb",
     "srgb_to_linear",

@@ -41,6 +41,16 @@ def ycrcb_to_rgb(x: torch.Tensor) -> torch.Tensor:
     return torch.stack((r, g, b), dim=-3)
 
 
+def to_color_space(rgb: torch.Tensor, color_space: str) -> torch.Tensor:
+    """RGB -> the space a network works in (`rgb` or `ycrcb`)."""
+    return rgb_to_ycrcb(rgb) if color_space == "ycrcb" else rgb
+
+
+def from_color_space(x: torch.Tensor, color_space: str) -> torch.Tensor:
+    """The network's space (`rgb` or `ycrcb`) -> RGB."""
+    return ycrcb_to_rgb(x) if color_space == "ycrcb" else x
+
+
 def rgb_to_y(x: torch.Tensor) -> torch.Tensor:
     """(..., 3, H, W) RGB in [0, 1] -> (..., 1, H, W) luma as MATLAB's `rgb2ycbcr` gives it:
     ITU-R BT.601 studio range, Y in [16/255, 235/255]. The Y channel SR papers score."""

@@ -1,20 +1,35 @@
-"""Padding an image batch up to a size multiple, and undoing it."""
+"""Running a network on any image size: padding up to its size multiple and cropping back.
+
+One path for training, validation, `enhance`, `evaluate` and `export` (`run_padded`), so
+that what is scored during training is what the shipped and exported models compute.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Reflect-pad (N, C, H, W) on the bottom/right so H and W divide by `multiple`.
+def run_padded(
+    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, multiple: int, scale: int = 1
+) -> torch.Tensor:
+    """`fn` on (N, C, H, W) `x` reflect-padded bottom/right to a multiple of `multiple`, its
+    output cropped back to (scale*H, scale*W).
 
-    Returns the padded tensor and the original (H, W) to crop back to.
-    """
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph or pw:
-        # Reflection needs pad < size; replicate covers tiny inputs.
-        mode = "reflect" if ph < h and pw < w else "replicate"
-        x = F.pad(x, (0, pw, 0, ph), mode=mode)
-    return x, (h, w)
+    No branch on the size, so it exports with dynamic height and width; H and W must be at
+    least `multiple` (reflection needs that much image: see `extend_to`)."""
+    h, w = x.shape[-2], x.shape[-1]
+    if multiple > 1:
+        x = F.pad(x, (0, (-w) % multiple, 0, (-h) % multiple), mode="reflect")
+    return fn(x)[..., : h * scale, : w * scale]
+
+
+def extend_to(x: torch.Tensor, side: int) -> torch.Tensor:
+    """`x` with its bottom/right edge replicated until both sides are at least `side` (for
+    images smaller than a network's size multiple); crop the output back yourself."""
+    h, w = x.shape[-2], x.shape[-1]
+    if min(h, w) >= side:
+        return x
+    return F.pad(x, (0, max(0, side - w), 0, max(0, side - h)), mode="replicate")

@@ -17,9 +17,9 @@ from lowlight.metrics import (
     to_8bit,
     y_metrics,
 )
-from lowlight.ops.color import check_color_space, rgb_to_ycrcb, ycrcb_to_rgb
+from lowlight.ops.color import check_color_space, from_color_space, to_color_space
 from lowlight.ops.imresize import imresize
-from lowlight.ops.padding import pad_to_multiple
+from lowlight.ops.padding import extend_to, run_padded
 
 
 def check_loss_weights(
@@ -140,15 +140,18 @@ class EnhancementSystem(LightningModule):
         return self.generator
 
     def to_net(self, rgb: torch.Tensor) -> torch.Tensor:
-        return rgb_to_ycrcb(rgb) if self.color_space == "ycrcb" else rgb
+        return to_color_space(rgb, self.color_space)
 
     def from_net(self, x: torch.Tensor) -> torch.Tensor:
-        return ycrcb_to_rgb(x) if self.color_space == "ycrcb" else x
+        return from_color_space(x, self.color_space)
 
     def generate(self, x: torch.Tensor, generator: nn.Module | None = None) -> torch.Tensor:
-        """Run a generator in network space on any size, padding for it and cropping back."""
-        x, (h, w) = pad_to_multiple(x, self.size_multiple)
-        out = self.run_generator(generator or self.generator)(self.nhwc(x))
+        """Run a generator in network space on any size, padding for it and cropping back
+        (`run_padded`, the path `lowlight.inference.InferenceNet` runs too)."""
+        h, w = x.shape[-2:]
+        net = self.run_generator(generator or self.generator)
+        x = extend_to(x, self.size_multiple)
+        out = run_padded(lambda t: net(self.nhwc(t)), x, self.size_multiple, self.scale)
         return out[..., : h * self.scale, : w * self.scale]
 
     def forward(self, lq: torch.Tensor) -> torch.Tensor:
