@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from lowlight import zoo
 from lowlight.data.io import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image, write_image
@@ -40,6 +39,7 @@ from lowlight.inference import (
     load_model,
     select_device,
 )
+from lowlight.progress import ImageProgress
 
 log = logging.getLogger("lowlight.enhance")
 FORMATS = {
@@ -179,17 +179,9 @@ def enhance_files(
     """Enhance each input into its output; returns {"written", "skipped", "failed"} where
     failed holds (path, reason). One bad file never stops the others."""
     done: dict[str, list] = {"written": [], "skipped": [], "failed": []}
-    columns = [
-        TextColumn("[bold]enhance"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.description}"),
-    ]
-    with Progress(*columns, disable=not progress, transient=False) as bar:
-        task = bar.add_task("", total=len(inputs))
+    with ImageProgress("enhance", len(inputs), progress, log) as bar:
         for src, dst in zip(inputs, outputs, strict=True):
-            bar.update(task, description=src.name)
+            bar.show(src.name)
             if dst.exists() and not overwrite:
                 log.warning("%s exists: skipped (pass --overwrite to replace it)", dst)
                 done["skipped"].append(dst)
@@ -208,7 +200,7 @@ def enhance_files(
                     msg = f"out of memory ({e}); try a smaller --tile"
                     log.error("%s: %s", src, msg)
                     done["failed"].append((src, msg))
-            bar.advance(task)
+            bar.advance(src.name)
     return done
 
 

@@ -50,7 +50,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from torch.utils.flop_counter import FlopCounterMode
 
 from lowlight import zoo
@@ -72,6 +71,7 @@ from lowlight.metrics.lpips import LPIPS_NETS, load_lpips, lpips
 from lowlight.metrics.niqe import load_niqe_model, niqe
 from lowlight.metrics.noref import autocontrast, no_reference_stats
 from lowlight.metrics.sr import shave, sr_metrics, y_channel
+from lowlight.progress import ImageProgress
 
 log = logging.getLogger("lowlight.evaluate")
 
@@ -484,7 +484,7 @@ def evaluate(
     scoring = scoring or Scoring()
     failed = []
     scoring_seconds, started_all = 0.0, time.perf_counter()
-    tracker = _Progress(len(dataset.items), progress)
+    tracker = ImageProgress("evaluate", len(dataset.items), progress, log)
     with tracker:
         for i, (item, sample) in enumerate(_samples(dataset, workers)):
             tracker.show(item[0])
@@ -572,45 +572,6 @@ def _samples(dataset: Dataset, workers: int):
         prefetch_factor=2 if workers > 0 and len(dataset.items) > 1 else None,
     )
     yield from loader
-
-
-class _Progress:
-    """A progress bar in a terminal; where output goes to a file or a pipe (a batch job, CI),
-    a log line every `every` images instead, with the elapsed time."""
-
-    def __init__(self, total: int, enabled: bool, every: int = 10) -> None:
-        self.total, self.enabled, self.every, self.done = total, enabled, every, 0
-        self.tty = sys.stderr.isatty()
-        self.started = time.perf_counter()
-        columns = [
-            TextColumn("[bold]evaluate"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.description}"),
-        ]
-        self.bar = Progress(*columns, disable=not (enabled and self.tty))
-        self.task = self.bar.add_task("", total=total)
-
-    def __enter__(self):
-        self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.bar.__exit__(*exc)
-
-    def show(self, name: str) -> None:
-        self.bar.update(self.task, description=name)
-
-    def advance(self, name: str) -> None:
-        self.bar.advance(self.task)
-        self.done += 1
-        if (
-            self.enabled
-            and not self.tty
-            and (self.done % self.every == 0 or self.done == self.total)
-        ):
-            elapsed = time.perf_counter() - self.started
-            log.info("evaluate: %d/%d images (%s), %.0f s", self.done, self.total, name, elapsed)
 
 
 HEADLINE = {  # the summary's columns per kind of data

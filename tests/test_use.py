@@ -213,6 +213,17 @@ def test_enhance_files_folders_and_globs(lle_run, tmp_path):
     assert (out / "p0.png").stat().st_mtime_ns != before
 
 
+def test_enhance_reports_progress_in_log_lines_when_not_in_a_terminal(lle_run, tmp_path, caplog):
+    src = tmp_path / "in"
+    rng = np.random.default_rng(2)
+    for i in range(12):
+        write_image(src / f"{i:02d}.png", random_image(rng, 24, 32) * 0.3)
+    with caplog.at_level(logging.INFO, logger="lowlight.enhance"):
+        assert enhance_main([str(src), "-o", str(tmp_path / "out"), "--model", str(lle_run)]) == 0
+    lines = [r.getMessage().split(" (")[0] for r in caplog.records if "images (" in r.getMessage()]
+    assert lines == ["enhance: 10/12 images", "enhance: 12/12 images"]
+
+
 def test_enhance_with_the_self_ensemble(lle_run, tmp_path):
     (photo,) = _photos(tmp_path / "in", n=1)
     out = tmp_path / "out"
