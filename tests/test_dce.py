@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
+from torch import nn
 
 from conftest import SHARED_DATA, compose_cfg, quiet_fit, random_image
 from lowlight.data import UnpairedImageDataModule, write_image
@@ -355,3 +356,15 @@ def test_bad_zero_dce_config(override, key):
     cfg = compose_cfg(["+experiment=dce_net", override])
     with pytest.raises(Exception, match=key.replace(".", r"\.")):
         instantiate(cfg.system)
+
+
+def test_the_authors_init_draws_conv_weights_from_n_0_002():
+    torch.manual_seed(0)
+    net = DCENet(init="zero_dce")
+    weights = torch.cat([m.weight.flatten() for m in net.modules() if isinstance(m, nn.Conv2d)])
+    assert abs(weights.std().item() - 0.02) < 0.001 and abs(weights.mean().item()) < 0.001
+    torch.manual_seed(0)
+    default = torch.cat([c.weight.flatten() for c in DCENet().convs])
+    assert default.std().item() > 0.03, "torch's default init is left alone"
+    with pytest.raises(ValueError, match="generator.init"):
+        DCENet(init="xavier")

@@ -37,6 +37,11 @@ def apply_curves(
     return out
 
 
+# Initial weights: torch's default (Kaiming uniform), or the Zero-DCE authors' weights_init
+# (lowlight_train.py: every convolution's weight drawn from N(0, 0.02), biases as torch's).
+INITS = ("torch", "zero_dce")
+
+
 class SeparableConv2d(nn.Sequential):
     """A 3x3 depthwise convolution followed by a 1x1 pointwise one (Zero-DCE++'s layer)."""
 
@@ -64,7 +69,8 @@ class DCENet(nn.Module):
     (inference, validation, export) the maps are estimated on the input shrunk
     `scale_factor` times (bilinear) and enlarged back to full size, so the network's cost
     falls by scale_factor^2. Training estimates at full resolution, as the authors train;
-    the same weights then serve any `scale_factor`.
+    the same weights then serve any `scale_factor`. `init`: `torch` (PyTorch's default) or
+    `zero_dce` (the authors' training script: convolution weights from N(0, 0.02)).
     """
 
     size_multiple = 1
@@ -80,8 +86,11 @@ class DCENet(nn.Module):
         separable: bool = False,
         shared_curve: bool = False,
         scale_factor: int = 1,
+        init: str = "torch",
     ) -> None:
         super().__init__()
+        if init not in INITS:
+            raise ValueError(f"generator.init must be one of {', '.join(INITS)}, got {init!r}")
         if num_iterations < 1:
             raise ValueError(f"generator.num_iterations must be >= 1, got {num_iterations}")
         if width < 1:
@@ -105,6 +114,10 @@ class DCENet(nn.Module):
             cout = out_channels if i == depth - 1 else width
             self.convs.append(layer(cin, cout))
         self.act = nn.ReLU(inplace=True)
+        if init == "zero_dce":  # the authors' weights_init: conv weights ~ N(0, 0.02)
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d):
+                    nn.init.normal_(m.weight, 0.0, 0.02)
         # How far (in pixels) an output pixel sees: each 3x3 layer adds one, at the
         # estimate's scale; shrinking and enlarging add one coarse pixel each. Tiles that
         # carry this much halo, aligned to `tile_multiple`, give exactly the untiled output
