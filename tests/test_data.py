@@ -370,3 +370,17 @@ def test_ycrcb_matches_opencv_and_round_trips():
     np.testing.assert_allclose(ours, cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb), atol=5e-4)
     x = torch.rand(2, 3, 4, 4)
     torch.testing.assert_close(ycrcb_to_rgb(rgb_to_ycrcb(x)), x, atol=1e-5, rtol=0)
+
+
+def test_resize_gives_whole_images_at_one_size_like_the_zero_dce_loader():
+    aug = PairAugment(crop_size=None, resize=32, affine_p=0.0)
+    img = np.random.default_rng(0).random((64, 48, 3)).astype(np.float32)
+    out, _ = aug.geometric(img)
+    assert out.shape == (32, 32, 3) and aug.min_side is None
+    flat = np.full((64, 48, 3), 0.25, np.float32)
+    assert np.allclose(aug.geometric(flat)[0], 0.25, atol=1e-6), "area resampling keeps levels"
+    assert PairAugment(crop_size=16, resize=32).min_side is None
+    with pytest.raises(ValueError, match="augment.crop_size 64 is larger than augment.resize"):
+        PairAugment(crop_size=64, resize=32)
+    with pytest.raises(ValueError, match="augment.resize"):
+        PairAugment(resize=0)

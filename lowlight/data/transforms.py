@@ -24,6 +24,8 @@ class PairAugment:
 
     Args:
         crop_size: side of the square training crop; None keeps the full image.
+        resize: first resize the whole image to `resize` x `resize` (area interpolation);
+            with `crop_size: null` this is the Zero-DCE authors' loader (whole photos at 256).
         affine_p: probability of the small affine (translate, scale, rotate) step.
         translate: largest shift, as a fraction of the image side.
         scale: range of zoom factors.
@@ -48,7 +50,20 @@ class PairAugment:
         saturation: float = 0.2,
         hue: float = 0.05,
         pad_if_smaller: bool = False,
+        resize: int | None = None,
     ) -> None:
+        if resize is not None and resize < 1:
+            raise ValueError(f"augment.resize must be a positive integer or null, got {resize}")
+        if (
+            resize is not None
+            and crop_size is not None
+            and crop_size > resize
+            and not pad_if_smaller
+        ):
+            raise ValueError(
+                f"augment.crop_size {crop_size} is larger than augment.resize {resize}: set "
+                "crop_size to null (whole resized images) or at most resize"
+            )
         if crop_size is not None and crop_size < 1:
             raise ValueError(
                 f"augment.crop_size must be a positive integer or null, got {crop_size}"
@@ -57,7 +72,10 @@ class PairAugment:
             raise ValueError(f"augment.scale must be [low, high] with 0 < low <= high, got {scale}")
         self.crop_size = crop_size
         self.pad_if_smaller = pad_if_smaller
+        self.resize = resize
         steps: list[A.BasicTransform] = []
+        if resize is not None:
+            steps.append(A.Resize(resize, resize, interpolation=cv2.INTER_AREA))
         if _check_prob("affine_p", affine_p) > 0:
             steps.append(
                 A.Affine(
@@ -106,7 +124,9 @@ class PairAugment:
     @property
     def min_side(self) -> int | None:
         """The smallest image side this augmentation accepts (None: any)."""
-        return None if self.pad_if_smaller else self.crop_size
+        if self.pad_if_smaller or self.crop_size is None or self.resize is not None:
+            return None
+        return self.crop_size
 
     def min_size_ok(self, height: int, width: int) -> bool:
         return self.min_side is None or min(height, width) >= self.min_side
