@@ -216,6 +216,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError(f"--tile must be a size in px, 0 (never) or omitted, got {args.tile}")
         device = select_device(args.device)
         specs = args.chain or [args.model]
+        default = not args.chain and args.model == zoo.DEFAULT_MODEL
+        if default and not zoo.is_shipped(args.model) and not Path(args.model).exists():
+            raise FileNotFoundError(
+                f"no --model given, and the shipped {zoo.DEFAULT_MODEL!r} model is not in this "
+                "installation: pass --model with a run folder, checkpoint or shipped name "
+                f"({', '.join(zoo.shipped_names()) or 'none installed'})"
+            )
         models = [load_model(spec, args.arch) for spec in specs]
         inputs = collect_inputs(args.inputs)
         out_dir = Path(args.output)

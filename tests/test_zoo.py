@@ -157,3 +157,10 @@ def test_evaluate_and_export_take_shipped_names(shipped, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     done = export("lle", "onnx")
     assert done["path"] == Path("export") / "lle.onnx" and done["path"].is_file()
+
+
+def test_enhance_without_a_model_or_a_shipped_lle_says_what_to_pass(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path / "empty")
+    src = write_image(tmp_path / "in.png", _image(16, 16))
+    assert enhance_main([str(src), "-o", str(tmp_path / "out"), "-q"]) == 2
+    assert "no --model given, and the shipped 'lle' model is not in this" in capsys.readouterr().err
