@@ -35,7 +35,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lowlight.config_check import check_config
-from lowlight.loggers import run_name
+from lowlight.loggers import RunCSVLogger, run_name
 from lowlight.safe import load_checkpoint
 from lowlight.sweeps import sqlite_url, study_seed, trials_left
 
@@ -246,7 +246,7 @@ def train(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {"task_name": cfg.task_name, "output_dir": str(out_dir)}
     _write_results(out_dir, {**results, "status": "running"})
     try:
-        return _fit_and_test(cfg, out_dir, list(callbacks or []), results)
+        return _fit_and_test(cfg, out_dir, list(callbacks or []), results, state is not None)
     except BaseException as e:
         last = out_dir / "checkpoints" / "last.ckpt"
         _write_results(
@@ -262,11 +262,18 @@ def train(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
 
 
 def _fit_and_test(
-    cfg: DictConfig, out_dir: Path, extra_callbacks: list, results: dict[str, Any]
+    cfg: DictConfig,
+    out_dir: Path,
+    extra_callbacks: list,
+    results: dict[str, Any],
+    resumed: bool = False,
 ) -> dict[str, Any]:
     datamodule = instantiate(cfg.data)
     system = instantiate(cfg.system)
     loggers = instantiate_group(cfg.get("logger"))
+    for logger in loggers:
+        if isinstance(logger, RunCSVLogger):
+            logger.resume = resumed  # keep metrics.csv's earlier rows
     callbacks = instantiate_group(cfg.get("callbacks")) + extra_callbacks
     trainer: L.Trainer = instantiate(
         cfg.trainer,
