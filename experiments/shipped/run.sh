@@ -35,7 +35,7 @@ dce)
   # 2,002 SICE photos: 1,802 train, 200 validation (val/loss chooses the checkpoint).
   train dce +experiment=dce_net data=unpaired data.root="$DATA/lowlight/SICE_train_512" \
     'data.split=[0.9,0.1,0]' data.test_dir="$DATA/lowlight/LIME" data.augment.crop_size=128 \
-    data.eval_crop=256 data.num_workers=1 trainer.max_epochs="${DCE_EPOCHS:-6}"
+    data.eval_crop=256 data.num_workers=1 trainer.max_epochs="${DCE_EPOCHS:-40}"
   $PY -m lowlight.zoo pack "$LOG_DIR/dce/run" --name dce --overwrite \
     --task "low-light enhancement (zero-reference)" \
     --summary "DCE-Net (Zero-DCE, 79,416 parameters) retrained by this suite on SICE." \

@@ -121,7 +121,7 @@ def pack(
         k: v.detach().float().contiguous() for k, v in model.net.generator.state_dict().items()
     }
     folder.mkdir(parents=True, exist_ok=True)
-    save_file(state, targets[0], metadata={"name": name, "source": str(model.checkpoint)})
+    save_file(state, targets[0], metadata={"name": name, "source": Path(model.checkpoint).name})
     info = {
         **{k: facts[k] for k in _FACTS},
         "generator": generator,
