@@ -122,7 +122,7 @@ def default_output(spec: Path, fmt: str) -> Path:
 
 def written_files(path: Path) -> list[Path]:
     """The model file, any external-data file the exporter put beside it, the JSON record."""
-    extra = sorted(path.parent.glob(f"{path.name}.data")) + sorted(path.parent.glob("*.onnx_data"))
+    extra = [p for p in (path.with_name(f"{path.name}.data"),) if p.is_file()]
     return [path, *extra, path.with_suffix(".json")]
 
 
