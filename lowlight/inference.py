@@ -145,6 +145,27 @@ def _is_zero_dce_file(path: Path) -> bool:
     return False
 
 
+def build_net(
+    generator_cfg,
+    weights: dict[str, torch.Tensor],
+    color_space,
+    config: Path,
+    weights_file: Path,
+    prefix: str = "",
+) -> InferenceNet:
+    """An `InferenceNet` (CPU, eval mode) from a description that may come from anyone (a run
+    folder's config.yaml, a shipped NAME.yaml): only allow-listed classes are built
+    (lowlight.safe); `prefix` is where the keys sit in `config` (`system.` in a run's)."""
+    generator = build_untrusted(generator_cfg, f"{prefix}generator", str(config))
+    try:
+        generator.load_state_dict(weights)
+    except RuntimeError as e:
+        raise ValueError(f"{weights_file} does not fit the generator in {config}: {e}") from e
+    if not isinstance(color_space, str):
+        raise ValueError(f"{config}: {prefix}color_space must be a string, got {color_space!r}")
+    return InferenceNet(flush_subnormal_(generator), color_space).eval()
+
+
 def load_model(spec: str | Path, arch: str = "auto", name: str | None = None) -> LoadedModel:
     """Load a shipped model by name (`lowlight.zoo`: dce, lle, sr_x4), a run folder, a
     checkpoint inside one, or (`arch="zero_dce"`, or detected from the keys) the Zero-DCE
@@ -188,19 +209,12 @@ def load_model(spec: str | Path, arch: str = "auto", name: str | None = None) ->
     system = cfg.get("system") or {}
     if "generator" not in system:
         raise ValueError(f"{config} has no system.generator: not a config written by train")
-    # the folder may come from anyone: build only allow-listed classes (lowlight.safe)
-    generator = build_untrusted(system.generator, "system.generator", str(config))
-    try:
-        generator.load_state_dict(weights)
-    except RuntimeError as e:
-        raise ValueError(f"{checkpoint} does not fit the generator in {config}: {e}") from e
-    color_space = system.get("color_space", "rgb")
-    if not isinstance(color_space, str):
-        raise ValueError(f"{config}: system.color_space must be a string, got {color_space!r}")
-    net = InferenceNet(flush_subnormal_(generator), color_space)
+    net = build_net(
+        system.generator, weights, system.get("color_space", "rgb"), config, checkpoint, "system."
+    )
     return LoadedModel(
         name or run.name,
-        net.eval(),
+        net,
         path,
         checkpoint=checkpoint,
         config=OmegaConf.to_container(cfg, resolve=False),  # resolvers could run code

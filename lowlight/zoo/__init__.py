@@ -62,20 +62,14 @@ def load_shipped(name: str, folder: Path | None = None):
     """A shipped model as a `lowlight.inference.LoadedModel` (on the CPU, eval mode)."""
     from safetensors.torch import load_file
 
-    from lowlight.inference import InferenceNet, LoadedModel
-    from lowlight.models.dce.dce_net import flush_subnormal_
-    from lowlight.safe import build_untrusted
+    from lowlight.inference import LoadedModel, build_net
 
     folder = _folder(folder)
     info = describe(name, folder)
     weights_path = folder / f"{name}.safetensors"
-    generator = build_untrusted(info["generator"], "generator", str(folder / f"{name}.yaml"))
     weights = {k: v.float() for k, v in load_file(weights_path).items()}
-    try:
-        generator.load_state_dict(weights)
-    except RuntimeError as e:
-        raise ValueError(f"{weights_path} does not fit the generator in {name}.yaml: {e}") from e
-    net = InferenceNet(flush_subnormal_(generator), info.get("color_space", "rgb")).eval()
+    color_space = info.get("color_space", "rgb")
+    net = build_net(info["generator"], weights, color_space, folder / f"{name}.yaml", weights_path)
     return LoadedModel(name, net, weights_path, checkpoint=weights_path, config=info)
 
 
