@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lowlight.data.io import read_image, to_uint
 from lowlight.inference import (
     DEFAULT_OVERLAP,
     LoadedModel,
@@ -47,8 +48,6 @@ def _to_tensor(img) -> tuple[torch.Tensor, str]:
     from PIL import Image
 
     if isinstance(img, (str, Path)):
-        from lowlight.data.io import read_image
-
         return torch.from_numpy(read_image(Path(img))).permute(2, 0, 1), "path"
     if isinstance(img, Image.Image):
         rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
@@ -84,12 +83,11 @@ def _give_back(out: torch.Tensor, img, kind: str):
     hwc = out.permute(1, 2, 0).numpy()
     if kind == "numpy" and np.issubdtype(img.dtype, np.floating):
         return hwc.astype(img.dtype)
-    if kind == "numpy":
-        top = np.iinfo(img.dtype).max
-        return np.clip(np.rint(hwc * top), 0, top).astype(img.dtype)
+    if kind == "numpy":  # rounded as lowlight-enhance rounds what it saves
+        return to_uint(hwc, 16 if img.dtype == np.uint16 else 8)
     from PIL import Image
 
-    return Image.fromarray(np.clip(np.rint(hwc * 255), 0, 255).astype(np.uint8))
+    return Image.fromarray(to_uint(hwc))
 
 
 def enhance_image(

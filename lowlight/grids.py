@@ -13,14 +13,15 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from lowlight.data.io import to_uint
+
 CAPTION = 16  # px of white above each tile for its caption
 GAP = 4
 
 
 def to_pil(img: torch.Tensor) -> Image.Image:
-    """(3, H, W) float in [0, 1] -> 8-bit RGB PIL image (rounded)."""
-    arr = img.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
-    return Image.fromarray(np.rint(arr * 255).astype(np.uint8))
+    """(3, H, W) float in [0, 1] -> 8-bit RGB PIL image, rounded as saved files are."""
+    return Image.fromarray(to_uint(img.detach().float().permute(1, 2, 0).cpu().numpy()))
 
 
 def fit_height(pil: Image.Image, height: int) -> Image.Image:

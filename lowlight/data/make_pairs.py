@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lowlight.data.io import ImageReadError, list_images, read_image, write_image
+from lowlight.data.io import ImageReadError, list_images, read_image, to_uint, write_image
 from lowlight.data.pairs import split_items
 
 PARTS = ("all", "train", "val", "test")
@@ -51,7 +51,7 @@ def _shrink(img: np.ndarray, max_side: int | None) -> np.ndarray:
     if not max_side or max(h, w) <= max_side:
         return img
     f = max_side / max(h, w)
-    pil = Image.fromarray(np.rint(img * 255).astype(np.uint8))
+    pil = Image.fromarray(to_uint(img))
     pil = pil.resize((round(w * f), round(h * f)), Image.LANCZOS)
     return np.asarray(pil, dtype=np.float32) / 255.0
 
@@ -79,7 +79,7 @@ def make_pairs(
     names = []
     for path in sorted(chosen):
         high = _shrink(read_image(path), max_side)
-        high = np.rint(high * 255).astype(np.float32) / 255.0  # the reference, as saved
+        high = to_uint(high).astype(np.float32) / 255.0  # the reference, as saved
         low = degrade(high, np.random.default_rng(_seed(path.name, seed)))
         write_image(out / "high" / f"{path.stem}.png", high)
         write_image(out / "low" / f"{path.stem}.png", low)
