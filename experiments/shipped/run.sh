@@ -3,8 +3,9 @@
 # run on its own (bash experiments/shipped/run.sh sr_x4|dce|lle|measure) and resumed: a
 # training that stops is continued by running its stage again (ckpt_path=auto in its folder).
 # Usage: bash experiments/shipped/run.sh STAGE [LOG_DIR]    (CPU: hours; GPU: minutes)
+# valdata writes the validation photos that recipes are chosen on (never the test sets).
 set -euo pipefail
-STAGE=${1:?stage: sr_x4 | dce | lle | measure}
+STAGE=${1:?stage: sr_x4 | dce | lle | valdata | measure}
 LOG_DIR=${2:-logs/shipped}
 DATA=${LOWLIGHT_DATA:-../shared/data}
 PY=${PYTHON:-python}
@@ -56,6 +57,26 @@ lle)
     --data "synthetic pairs (exposure x0.03-0.25, shot and read noise) from 56 SunHays80 daylight photos" \
     --licence "weights: MIT like the code; training photos carry no licence file (their source says 'no ownership claimed'): check before commercial use"
   ;;
+valdata)
+  # lle: the 12 photos of the training split's val part, degraded as in training, whole;
+  # dce: the run's 200 validation photos (data.split=[0.9,0.1,0], seed 0), as symlinks.
+  $PY -m lowlight.data.make_pairs "$DATA/sr/SunHays80_HR" -o "$LOG_DIR/data/sunhays_val" \
+    --part val --split 0.7 0.15 0.15 --split-seed 0
+  $PY - "$DATA/lowlight/SICE_train_512" "$LOG_DIR/data/sice_val" <<'PYTHON'
+import sys
+from pathlib import Path
+
+from lowlight.data.io import list_images
+from lowlight.data.pairs import fill_splits
+
+src, dst = Path(sys.argv[1]), Path(sys.argv[2])
+dst.mkdir(parents=True, exist_ok=True)
+for p in fill_splits(list_images(src), {"test": []}, [0.9, 0.1, 0], 0)["val"]:
+    if not (dst / p.name).exists():
+        (dst / p.name).symlink_to(p.resolve())
+print(f"{dst}: {len(list_images(dst))} validation photos")
+PYTHON
+  ;;
 measure)
   # The figures in the model cards, with the shipped files (lowlight-evaluate).
   NIQE=(--niqe "$DATA/niqe/niqe_pris_params.npz")
@@ -72,7 +93,7 @@ measure)
     --overwrite -q
   ;;
 *)
-  echo "unknown stage $STAGE: sr_x4 | dce | lle | measure" >&2
+  echo "unknown stage $STAGE: sr_x4 | dce | lle | valdata | measure" >&2
   exit 2
   ;;
 esac

@@ -1,0 +1,121 @@
+"""Two diagnostics behind the shipped models' recipes (experiments/shipped/README.md).
+
+dce-objective: Zero-DCE's training objective (the suite's four losses, weights 1/10/5/200)
+    of several DCE-Nets on the same validation photos, each resized to 256x256 (the authors'
+    loader) and centre-cropped to 256 (the runs' validation). It tells whether a model
+    that differs from the authors' one optimizes the objective worse (too short a run) or
+    better (a different optimum: then it is the data or the recipe, not the length).
+lle-gain: per-image PSNR of a paired model, and the PSNR after the best single gain per
+    image (least squares). A wide gap means that the errors are mostly the global
+    brightness the model guessed, not the detail or the noise.
+
+    python experiments/shipped/diagnose.py dce-objective logs/data/sice_val \
+        authors=../shared/data/weights/zero_dce_epoch99.pth ours=logs/shipped/dce/run
+    python experiments/shipped/diagnose.py lle-gain logs/data/sunhays_test logs/shipped/lle/run
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lowlight.data.io import list_images, read_image
+from lowlight.inference import load_model
+from lowlight.losses import (
+    ColorConstancyLoss,
+    ExposureControlLoss,
+    IlluminationSmoothnessLoss,
+    SpatialConsistencyLoss,
+)
+from lowlight.metrics import psnr, to_8bit
+
+WEIGHTS = {"spatial": 1.0, "exposure": 10.0, "color": 5.0, "smoothness": 200.0}
+
+
+def _batch(paths: list[Path], mode: str) -> torch.Tensor:
+    out = []
+    for p in paths:
+        x = torch.from_numpy(read_image(p)).permute(2, 0, 1)[None]
+        if mode == "resize":
+            x = F.interpolate(x, size=(256, 256), mode="bilinear", antialias=True)
+        else:
+            h, w = x.shape[-2:]
+            t, left = (h - 256) // 2, (w - 256) // 2
+            x = x[..., t : t + 256, left : left + 256]
+        out.append(x.clamp(0, 1))
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def dce_objective(images: Path, specs: list[str], count: int) -> None:
+    paths = list_images(images)[:count]
+    losses = {
+        "spatial": SpatialConsistencyLoss(),
+        "exposure": ExposureControlLoss(),
+        "color": ColorConstancyLoss(),
+        "smoothness": IlluminationSmoothnessLoss(),
+    }
+    nets = {}
+    for spec in specs:
+        name, _, path = spec.rpartition("=")
+        nets[name or path] = load_model(path).net.generator.eval()
+    print(f"{len(paths)} images from {images}; weighted terms, their total, mean brightness")
+    print("| input | model | spatial | exposure | color | smoothness | total | brightness |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for mode in ("resize", "crop"):
+        x = _batch(paths, mode)
+        for name, net in nets.items():
+            sums = dict.fromkeys([*WEIGHTS, "brightness"], 0.0)
+            for b in x.split(8):
+                out, curves = net.curves(b)
+                args = {"spatial": (out, b), "smoothness": (curves,)}
+                for k, fn in losses.items():
+                    sums[k] += WEIGHTS[k] * fn(*args.get(k, (out,))).item() * len(b)
+                sums["brightness"] += out.mean().item() * len(b)
+            v = {k: s / len(x) for k, s in sums.items()}
+            total = sum(v[k] for k in WEIGHTS)
+            cells = " | ".join(f"{v[k]:.4f}" for k in WEIGHTS)
+            print(f"| {mode} | {name} | {cells} | {total:.4f} | {v['brightness']:.3f} |")
+
+
+@torch.no_grad()
+def lle_gain(pairs: Path, spec: str) -> None:
+    net = load_model(spec).net.eval()
+    print("| image | PSNR | PSNR after the best gain | gain |")
+    print("| --- | --- | --- | --- |")
+    plain, gained = [], []
+    for low in list_images(pairs / "low"):
+        x = torch.from_numpy(read_image(low)).permute(2, 0, 1)[None]
+        y = torch.from_numpy(read_image(pairs / "high" / low.name)).permute(2, 0, 1)[None]
+        o = to_8bit(net(x))  # scored as saved 8-bit files, as lowlight-evaluate does
+        g = ((o * y).sum() / (o * o).sum()).item()
+        plain.append(psnr(o, y).item())
+        gained.append(psnr((g * o).clamp(0, 1), y).item())
+        print(f"| {low.stem} | {plain[-1]:.2f} | {gained[-1]:.2f} | {g:.3f} |")
+    print(f"| mean | {np.mean(plain):.2f} | {np.mean(gained):.2f} | |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("dce-objective", help="Zero-DCE's objective of DCE-Nets")
+    d.add_argument("images", type=Path)
+    d.add_argument("models", nargs="+", help="NAME=PATH: a run, checkpoint or .pth")
+    d.add_argument("--count", type=int, default=80, help="the first N images")
+    g = sub.add_parser("lle-gain", help="PSNR with and without the best gain per image")
+    g.add_argument("pairs", type=Path, help="a folder with low/ and high/")
+    g.add_argument("model")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if args.command == "dce-objective":
+        dce_objective(args.images, args.models, args.count)
+    else:
+        lle_gain(args.pairs, args.model)
+
+
+if __name__ == "__main__":
+    main()
