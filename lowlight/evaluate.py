@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import functools
 import logging
 import math
 import re
@@ -54,16 +55,18 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from lowlight import zoo
 from lowlight.baselines import LLE_BASELINES, SR_BASELINES, published_bicubic_y
-from lowlight.data.io import list_images, read_image, write_image
+from lowlight.data.datasets import PairedImageDataset
+from lowlight.data.io import list_images, write_image
 from lowlight.data.paired import LOL_TEST
 from lowlight.data.pairs import find_pairs
 from lowlight.data.sr import (
     SR_DEGRADATIONS,
+    SRDataset,
     SRDegradation,
     benchmark_dirs,
-    modcrop,
     selfexsr_pairs,
 )
+from lowlight.data.unpaired import ImageFolderDataset
 from lowlight.grids import fit_height, grid_image, to_pil
 from lowlight.inference import ARCHS, enhance_image, load_model, select_device
 from lowlight.metrics.image import image_scores, to_8bit
@@ -93,28 +96,22 @@ class Dataset:
     scale: int = 1
     degradation: SRDegradation | None = None
 
-    def load(self, item) -> Sample:
-        name, lq_path, gt_path = item
-        gt = read_image(gt_path) if gt_path is not None else None
+    @functools.cached_property
+    def source(self) -> torch.utils.data.Dataset:
+        """The items as the data package's evaluation dataset, the one the DataModules'
+        val/test sets use (whole images; SR: HR cropped to a multiple of the scale, LR files
+        checked against it or LR made from HR): one loading path for training and evaluate."""
+        names = [name for name, _, _ in self.items]
         if self.kind in ("sr", "sr_same"):
-            gt = modcrop(gt, self.scale)
-            lq = read_image(lq_path) if lq_path else self.degradation(gt, np.random.default_rng(0))
-            factor = self.scale if self.kind == "sr" else 1
-            h, w = lq.shape[0] * factor, lq.shape[1] * factor
-            if gt.shape[:2] != (h, w):
-                raise ValueError(
-                    f"{lq_path}: LR {lq.shape[1]}x{lq.shape[0]} is not 1/{self.scale} of HR "
-                    f"{gt_path} ({gt.shape[1]}x{gt.shape[0]})"
-                )
-        else:
-            lq = read_image(lq_path)
-            if gt is not None and gt.shape != lq.shape:
-                raise ValueError(f"{lq_path} and {gt_path} differ in size")
+            pairs = [(lq, gt) for _, lq, gt in self.items]
+            return SRDataset(pairs, self.scale, self.degradation, names=names)
+        if self.kind == "unpaired":
+            return ImageFolderDataset([lq for _, lq, _ in self.items])
+        return PairedImageDataset([(lq, gt) for _, lq, gt in self.items])
 
-        def tensor(a):
-            return None if a is None else torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)
-
-        return Sample(name, tensor(lq), tensor(gt))
+    def load(self, index: int) -> Sample:
+        sample = self.source[index]
+        return Sample(self.items[index][0], sample["lq"], sample.get("gt"))
 
 
 def resolve_dataset(args: argparse.Namespace, data: str | None = None) -> Dataset:
@@ -553,7 +550,7 @@ class _Loading(torch.utils.data.Dataset):
     def __getitem__(self, i: int):
         item = self.dataset.items[i]
         try:
-            return item, self.dataset.load(item)
+            return item, self.dataset.load(i)
         except (OSError, ValueError) as e:
             return item, str(e)
 

@@ -13,6 +13,8 @@ import torchvision
 
 from conftest import SHARED_DATA, make_pairs, random_image
 from lowlight.data.io import read_image, write_image
+from lowlight.data.sr import SRDataset
+from lowlight.evaluate import _parser, resolve_dataset
 from lowlight.evaluate import main as evaluate_main
 from lowlight.inference import self_ensemble
 from lowlight.metrics import sr_metrics
@@ -87,6 +89,30 @@ def test_the_selfexsr_layout_is_read_and_scored_like_any_benchmark(tmp_path, cap
     (folder / "img_002_SRF_2_LR.png").unlink()  # a missing partner is named
     assert evaluate_main([*args, "-o", str(tmp_path / "e2"), "-q"]) == 2
     assert "img_002_SRF_2_HR.png has no LR partner" in capsys.readouterr().err
+
+
+def test_evaluate_reads_through_the_datamodules_dataset(tmp_path, caplog):
+    """evaluate loads SR images with SRDataset, the class of the SR DataModule's val and
+    test sets: an LR file of the wrong size is left out naming it, the others are scored
+    under their benchmark names, and the tensors equal the DataModule's."""
+    folder = _selfexsr(tmp_path / "Set14", 2, n=3)
+    write_image(folder / "img_002_SRF_2_LR.png", np.zeros((11, 16, 3)))
+    out = tmp_path / "e"
+    args = ["--data", str(tmp_path / "Set14"), "--scale", "2", "--methods", "bicubic"]
+    with caplog.at_level("ERROR", logger="lowlight.evaluate"):
+        assert evaluate_main([*args, "-o", str(out), "-q"]) == 0
+    names = {r["image"] for r in csv.DictReader((out / "per_image.csv").open())}
+    assert names == {"img_001", "img_003"}
+    errors = [r.getMessage() for r in caplog.records]
+    assert any("img_002" in m and "img_002_SRF_2_LR.png is 11x16" in m for m in errors), errors
+
+    dataset = resolve_dataset(_parser().parse_args(args), args[1])
+    assert isinstance(dataset.source, SRDataset)
+    pairs = [(folder / "img_001_SRF_2_LR.png", folder / "img_001_SRF_2_HR.png")]
+    sample, item = dataset.load(0), SRDataset(pairs, 2)[0]
+    assert sample.name == "img_001"
+    torch.testing.assert_close(sample.lq, item["lq"])
+    torch.testing.assert_close(sample.gt, item["gt"])
 
 
 # ---------------------------------------------------------------- 8-bit vs float

@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 
 from lowlight.data.base import ImageDataModule
 from lowlight.data.datasets import ImageCache, to_tensor, training_rng
-from lowlight.data.io import list_images, to_uint
+from lowlight.data.io import ImageReadError, list_images, to_uint
 from lowlight.data.pairs import check_pairs, check_ratios, fill_splits, find_pairs
 from lowlight.data.sampling import SampleKey, split_key
 from lowlight.data.synthetic import CACHE_LIMIT, bundled_photos
@@ -39,6 +39,10 @@ def modcrop(img: np.ndarray, scale: int) -> np.ndarray:
     """Crop H and W down to multiples of `scale` (how SR benchmarks pair HR with LR)."""
     h, w = img.shape[:2]
     return img[: h - h % scale, : w - w % scale]
+
+
+def _shrunk(hr: np.ndarray, scale: int) -> tuple[int, int]:
+    return hr.shape[0] // scale, hr.shape[1] // scale
 
 
 def benchmark_dirs(root: Path, scale: int) -> tuple[Path, Path]:
@@ -174,7 +178,10 @@ class SRDataset(Dataset):
         length: int | None = None,
         seed: int = 0,
         cache: bool = False,
+        names: Sequence[str] | None = None,
     ) -> None:
+        if names is not None and len(names) != len(items):
+            raise ValueError(f"{len(names)} names for {len(items)} SR items")
         if crop_size is not None and crop_size % scale:
             raise ValueError(
                 f"data.crop_size ({crop_size}) must be a multiple of the scale {scale}"
@@ -188,6 +195,7 @@ class SRDataset(Dataset):
         self.flips = tuple(flips)
         self.length = length
         self.seed = seed
+        self.names = list(names) if names is not None else [hr.stem for _, hr in self.items]
         self._load = ImageCache(cache)
 
     def __len__(self) -> int:
@@ -205,6 +213,11 @@ class SRDataset(Dataset):
         lr_path, hr_path = self.items[item]
         hr = modcrop(self._load(hr_path), self.scale)
         lr = self._load(lr_path) if lr_path is not None else None
+        if lr is not None and lr.shape[:2] not in (hr.shape[:2], _shrunk(hr, self.scale)):
+            raise ImageReadError(
+                f"pair sizes do not match scale {self.scale}: {lr_path} is "
+                f"{lr.shape[0]}x{lr.shape[1]}, {hr_path} is {hr.shape[0]}x{hr.shape[1]}"
+            )
         if train:
             size = self.crop_size
             step = 1 if lr is None or lr.shape == hr.shape else self.scale
@@ -218,7 +231,7 @@ class SRDataset(Dataset):
             lr = rest[0] if rest else None
         if lr is None:
             lr = self.degradation(np.ascontiguousarray(hr), rng)  # type: ignore[misc]
-        return {"lq": to_tensor(lr), "gt": to_tensor(hr), "name": hr_path.stem}
+        return {"lq": to_tensor(lr), "gt": to_tensor(hr), "name": self.names[item]}
 
 
 class SRDataModule(ImageDataModule):
