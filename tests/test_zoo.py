@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +11,11 @@ import torch
 from PIL import Image
 
 import lowlight
-from conftest import FACTS, random_image
+from conftest import FACTS, SHARED_DATA, random_image
 from lowlight import api, zoo
 from lowlight.data.io import read_image, to_uint, write_image
 from lowlight.enhance import main as enhance_main
+from lowlight.evaluate import main as evaluate_main
 from lowlight.inference import enhance_image as run_chain
 from lowlight.inference import load_model
 
@@ -200,3 +202,21 @@ def test_a_shipped_model_loads_runs_and_carries_its_card(name):
         assert mean_out > mean_in + 0.05
     else:
         assert abs(mean_out - mean_in) < 0.03
+
+
+# What each card reports, re-measured with lowlight-evaluate on the shared data:
+# name -> (data folder under SHARED_DATA, extra arguments, column, card figure, the bar)
+CARD_FIGURES = {"sr_x4": ("sr/Set5", ["--scale", "4"], "psnr_y", 31.37, 31.0)}
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", [n for n in zoo.shipped_names() if n in CARD_FIGURES])
+def test_a_shipped_model_scores_the_figure_on_its_card(name, tmp_path):
+    folder, extra, column, figure, bar = CARD_FIGURES[name]
+    out = tmp_path / "e"
+    args = ["--data", str(SHARED_DATA / folder), *extra, "--methods", name, "-o", str(out), "-q"]
+    assert evaluate_main(args) == 0
+    with (out / "results.csv").open() as f:
+        score = float(next(r for r in csv.DictReader(f) if r["method"] == name)[column])
+    assert score == pytest.approx(figure, abs=0.01) and score >= bar
+    assert f"{figure:.2f}" in (zoo.ZOO_DIR / f"{name}.md").read_text()

@@ -81,7 +81,7 @@ measure)
   # The figures in the model cards, with the shipped files (lowlight-evaluate).
   NIQE=(--niqe "$DATA/niqe/niqe_pris_params.npz")
   $PY -m lowlight.evaluate --data "$DATA/sr/Set5" --scale 4 --methods bicubic bicubic_y sr_x4 \
-    -o "$OUT/sr_x4_set5" --overwrite -q
+    --grid butterfly -o "$OUT/sr_x4_set5" --overwrite -q
   $PY -m lowlight.evaluate --data "$DATA/lowlight/LIME" "$DATA/lowlight/DICM" --methods identity \
     authors="$DATA/weights/zero_dce_epoch99.pth" dce lle "${NIQE[@]}" -o "$OUT/lime_dicm" \
     --grid 1 10 --overwrite -q
