@@ -31,7 +31,7 @@ from lowlight.losses import (
     IlluminationSmoothnessLoss,
     SpatialConsistencyLoss,
 )
-from lowlight.metrics import psnr, to_8bit
+from lowlight.metrics import no_reference_stats, psnr, to_8bit
 
 WEIGHTS = {"spatial": 1.0, "exposure": 10.0, "color": 5.0, "smoothness": 200.0}
 
@@ -63,23 +63,28 @@ def dce_objective(images: Path, specs: list[str], count: int) -> None:
     for spec in specs:
         name, _, path = spec.rpartition("=")
         nets[name or path] = load_model(path).net.generator.eval()
-    print(f"{len(paths)} images from {images}; weighted terms, their total, mean brightness")
-    print("| input | model | spatial | exposure | color | smoothness | total | brightness |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(f"{len(paths)} images from {images}: weighted terms, their total, and the")
+    print("validation's brightness and exposure error (lowlight.metrics.no_reference_stats)")
+    columns = ["input", "model", *WEIGHTS, "total", "brightness", "exposure error"]
+    print("| " + " | ".join(columns) + " |")
+    print("|" + " --- |" * len(columns))
     for mode in ("resize", "crop"):
         x = _batch(paths, mode)
         for name, net in nets.items():
-            sums = dict.fromkeys([*WEIGHTS, "brightness"], 0.0)
+            sums = dict.fromkeys([*WEIGHTS, "brightness", "exposure_error"], 0.0)
             for b in x.split(8):
                 out, curves = net.curves(b)
                 args = {"spatial": (out, b), "smoothness": (curves,)}
                 for k, fn in losses.items():
                     sums[k] += WEIGHTS[k] * fn(*args.get(k, (out,))).item() * len(b)
-                sums["brightness"] += out.mean().item() * len(b)
+                for k, v in no_reference_stats(out).items():
+                    if k in sums:
+                        sums[k] += v.sum().item()
             v = {k: s / len(x) for k, s in sums.items()}
             total = sum(v[k] for k in WEIGHTS)
             cells = " | ".join(f"{v[k]:.4f}" for k in WEIGHTS)
-            print(f"| {mode} | {name} | {cells} | {total:.4f} | {v['brightness']:.3f} |")
+            stats = f"{v['brightness']:.3f} | {v['exposure_error']:.4f}"
+            print(f"| {mode} | {name} | {cells} | {total:.4f} | {stats} |")
 
 
 @torch.no_grad()
