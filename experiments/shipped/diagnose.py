@@ -23,7 +23,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lowlight.data.datasets import to_tensor
 from lowlight.data.io import list_images, read_image
+from lowlight.data.transforms import center_crop
 from lowlight.inference import load_model
 from lowlight.losses import (
     ColorConstancyLoss,
@@ -32,20 +34,18 @@ from lowlight.losses import (
     SpatialConsistencyLoss,
 )
 from lowlight.metrics import no_reference_stats, psnr, to_8bit
-
-WEIGHTS = {"spatial": 1.0, "exposure": 10.0, "color": 5.0, "smoothness": 200.0}
+from lowlight.systems.zero_dce import DEFAULT_WEIGHTS as WEIGHTS  # the paper's 1/10/5/200
 
 
 def _batch(paths: list[Path], mode: str) -> torch.Tensor:
     out = []
     for p in paths:
-        x = torch.from_numpy(read_image(p)).permute(2, 0, 1)[None]
+        img = read_image(p)
         if mode == "resize":
+            x = to_tensor(img)[None]
             x = F.interpolate(x, size=(256, 256), mode="bilinear", antialias=True)
         else:
-            h, w = x.shape[-2:]
-            t, left = (h - 256) // 2, (w - 256) // 2
-            x = x[..., t : t + 256, left : left + 256]
+            x = to_tensor(center_crop(img, 256))[None]
         out.append(x.clamp(0, 1))
     return torch.cat(out)
 

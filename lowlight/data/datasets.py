@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 
 from lowlight.data.degrade import LowLightDegradation
 from lowlight.data.io import ImageReadError, read_image
+from lowlight.data.pairs import check_sizes
 from lowlight.data.sampling import SampleKey, sample_rng, split_key
 from lowlight.data.transforms import PairAugment, center_crop, random_crop
 
@@ -77,11 +78,7 @@ class PairedImageDataset(Dataset):
         index, rng = training_rng(key)
         lq_path, gt_path = self.pairs[index]
         lq, gt = read_image(lq_path), read_image(gt_path)
-        if lq.shape != gt.shape:
-            raise ImageReadError(
-                f"pair sizes differ: {lq_path} is {lq.shape[0]}x{lq.shape[1]}, "
-                f"{gt_path} is {gt.shape[0]}x{gt.shape[1]}"
-            )
+        check_sizes(lq_path, lq.shape, gt_path, gt.shape)
         if self.augment is not None:
             if not self.augment.min_size_ok(*lq.shape[:2]):
                 raise _too_small(lq_path, lq.shape, self.augment.crop_size)

@@ -55,6 +55,18 @@ def find_pairs(lq_dir: str | Path, gt_dir: str | Path, skip_unpaired: bool = Fal
     return pairs
 
 
+def check_sizes(
+    lq_path: Path, lq_hw: Sequence[int], gt_path: Path, gt_hw: Sequence[int], scale: int = 1
+) -> None:
+    """An input must be its target's size divided by `scale` (the target may exceed that by
+    less than `scale`: SR benchmarks crop it to a multiple); else an error naming both."""
+    if (gt_hw[0] // scale, gt_hw[1] // scale) != tuple(lq_hw[:2]):
+        what = "sizes differ" if scale == 1 else f"sizes do not match scale {scale}"
+        raise ImageReadError(
+            f"pair {what}: {lq_path} is {lq_hw[0]}x{lq_hw[1]}, {gt_path} is {gt_hw[0]}x{gt_hw[1]}"
+        )
+
+
 def check_pairs(
     pairs: Sequence[tuple[Path | None, Path]],
     min_side: int | None = None,
@@ -73,13 +85,7 @@ def check_pairs(
         try:
             gt_hw = image_size(gt_path)
             if lq_path is not None and lq_path != gt_path:
-                lq_hw = image_size(lq_path)
-                if (gt_hw[0] // scale, gt_hw[1] // scale) != lq_hw:
-                    what = "sizes differ" if scale == 1 else f"sizes do not match scale {scale}"
-                    raise ImageReadError(
-                        f"pair {what}: {lq_path} is {lq_hw[0]}x{lq_hw[1]}, "
-                        f"{gt_path} is {gt_hw[0]}x{gt_hw[1]}"
-                    )
+                check_sizes(lq_path, image_size(lq_path), gt_path, gt_hw, scale)
             if min_side is not None and min(gt_hw) < min_side:
                 raise ImageReadError(
                     f"{gt_path} is {gt_hw[0]}x{gt_hw[1]}, smaller than the crop size {min_side} "

@@ -14,8 +14,8 @@ from torch.utils.data import Dataset
 
 from lowlight.data.base import ImageDataModule
 from lowlight.data.datasets import ImageCache, to_tensor, training_rng
-from lowlight.data.io import ImageReadError, list_images, to_uint
-from lowlight.data.pairs import check_pairs, check_ratios, fill_splits, find_pairs
+from lowlight.data.io import list_images, to_uint
+from lowlight.data.pairs import check_pairs, check_ratios, check_sizes, fill_splits, find_pairs
 from lowlight.data.sampling import SampleKey, split_key
 from lowlight.data.synthetic import CACHE_LIMIT, bundled_photos
 from lowlight.ops.imresize import imresize
@@ -39,10 +39,6 @@ def modcrop(img: np.ndarray, scale: int) -> np.ndarray:
     """Crop H and W down to multiples of `scale` (how SR benchmarks pair HR with LR)."""
     h, w = img.shape[:2]
     return img[: h - h % scale, : w - w % scale]
-
-
-def _shrunk(hr: np.ndarray, scale: int) -> tuple[int, int]:
-    return hr.shape[0] // scale, hr.shape[1] // scale
 
 
 def benchmark_dirs(root: Path, scale: int) -> tuple[Path, Path]:
@@ -213,19 +209,15 @@ class SRDataset(Dataset):
         lr_path, hr_path = self.items[item]
         hr = modcrop(self._load(hr_path), self.scale)
         lr = self._load(lr_path) if lr_path is not None else None
-        if lr is not None and lr.shape[:2] not in (hr.shape[:2], _shrunk(hr, self.scale)):
-            raise ImageReadError(
-                f"pair sizes do not match scale {self.scale}: {lr_path} is "
-                f"{lr.shape[0]}x{lr.shape[1]}, {hr_path} is {hr.shape[0]}x{hr.shape[1]}"
-            )
+        if lr is not None:
+            check_sizes(lr_path, lr.shape, hr_path, hr.shape, self.scale)
         if train:
             size = self.crop_size
-            step = 1 if lr is None or lr.shape == hr.shape else self.scale
             top = int(rng.integers(0, (hr.shape[0] - size) // self.scale + 1)) * self.scale
             left = int(rng.integers(0, (hr.shape[1] - size) // self.scale + 1)) * self.scale
             hr = hr[top : top + size, left : left + size]
-            if lr is not None:
-                t, l_, s = top // step, left // step, size // step
+            if lr is not None:  # LR files are exactly 1/scale (check_sizes)
+                t, l_, s = top // self.scale, left // self.scale, size // self.scale
                 lr = lr[t : t + s, l_ : l_ + s]
             hr, *rest = _flip_rotate([hr] + ([lr] if lr is not None else []), rng, self.flips)
             lr = rest[0] if rest else None
