@@ -64,9 +64,10 @@ def build_demo(choices: dict[str, str], out_dir: Path):
             raise gr.Error(str(e)) from e
 
     with gr.Blocks(title="lowlight demo") as demo:
+        listed = ", ".join(f"`{name}`" for name in choices)
         gr.Markdown(
-            "# lowlight\nBrighten a dark photo (`lle`, `dce`) or enlarge it four times "
-            "(`sr_x4`). Runs on this machine; nothing is uploaded elsewhere."
+            f"# lowlight\nEnhance a photo on this machine (nothing is uploaded elsewhere). "
+            f"Models: {listed}."
         )
         with gr.Row():
             shown = {"type": "numpy", "format": "png", "height": 420}
