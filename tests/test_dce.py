@@ -129,6 +129,29 @@ def test_zero_dce_pp_network():
     assert seen[-1] == (121, 250)
 
 
+def test_dce_net_scale_factor_acts_in_evaluation_only():
+    """`system.generator.scale_factor` on DCE-Net (the shipped-model recipe uses 3): the
+    training forward and gradients are those of factor 1, so a run's weights do not depend
+    on it; evaluation estimates on the input shrunk 3x, which changes the output."""
+    cfg = compose_cfg(["+experiment=dce_net", "system.generator.scale_factor=3"])
+    shrunk = instantiate(cfg.system.generator)
+    assert shrunk.scale_factor == 3
+    torch.manual_seed(0)
+    plain = DCENet()
+    shrunk.load_state_dict(plain.state_dict())
+    x = torch.rand(2, 3, 40, 44) * 0.4
+    outs = []
+    for net in (plain.train(), shrunk.train()):
+        out, maps = net.curves(x)
+        (out.mean() + maps.pow(2).mean()).backward()
+        outs.append((out, [p.grad.clone() for p in net.parameters()]))
+    torch.testing.assert_close(outs[0][0], outs[1][0], atol=0, rtol=0)
+    for a, b in zip(outs[0][1], outs[1][1], strict=True):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
+    with torch.no_grad():
+        assert (plain.eval()(x) - shrunk.eval()(x)).abs().max() > 1e-3
+
+
 def test_in_place_curves_equal_the_autograd_ones():
     torch.manual_seed(0)
     x, maps = torch.rand(2, 3, 16, 16), torch.rand(2, 24, 16, 16) * 2 - 1
