@@ -7,10 +7,11 @@ from functools import partial
 import lightning as L
 import pytest
 import torch
+from hydra.utils import instantiate
 from torch import nn
 from torch.utils.data import DataLoader
 
-from conftest import quiet_fit
+from conftest import compose_cfg, quiet_fit
 from lowlight.losses import AdversarialLoss
 from lowlight.models.discriminators import PatchGAN
 from lowlight.models.generators import UNet
@@ -236,3 +237,24 @@ def test_evaluation_logs_metrics_and_the_input_baseline():
     assert {"test/psnr", "test/ssim", "test/mae", "test/input_psnr"} <= set(out)
     expected = -10 * torch.log10(((0.8 * _Pairs().gt) ** 2).mean(dim=(1, 2, 3))).mean()
     assert out["test/input_psnr"] == pytest.approx(expected.item(), rel=1e-4)
+
+
+def test_init_checkpoint_of_a_plain_unet_starts_a_global_context_unet(tmp_path):
+    plain = instantiate(compose_cfg(["+experiment=lle_gan"]).system)
+    path = tmp_path / "plain.ckpt"
+    torch.save({"state_dict": plain.state_dict()}, path)
+    overrides = ["+experiment=lle_gan", f"system.init_checkpoint={path}"]
+    system = instantiate(
+        compose_cfg(
+            [*overrides, "system.generator.global_context=true", "system.ema_decay=0.9"]
+        ).system
+    )
+    for name, value in plain.generator.state_dict().items():
+        torch.testing.assert_close(system.generator.state_dict()[name], value)
+        torch.testing.assert_close(system.generator_ema.module.state_dict()[name], value)
+    assert not system.generator.global_mlp[-1].weight.any()  # the new branch: the identity
+    # keys the generator does not declare optional still have to be there
+    state = {k: v for k, v in plain.state_dict().items() if "head" not in k}
+    torch.save({"state_dict": state}, path)
+    with pytest.raises(Exception, match=r"init_checkpoint=.*missing or unexpected keys .*head"):
+        instantiate(compose_cfg(overrides).system)

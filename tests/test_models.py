@@ -99,6 +99,23 @@ def test_unet_downsamples_and_concatenates():
     assert net.decoders[0][0].in_channels == 2 * 8  # upsampled + skip, concatenated
 
 
+def test_unet_global_context_starts_as_the_plain_unet_and_sees_the_whole_image():
+    torch.manual_seed(0)
+    plain = UNet(channels=(4, 8, 16))
+    net = UNet(channels=(4, 8, 16), global_context=True)
+    assert net.init_optional == ("global_mlp.",) and plain.init_optional == ()
+    missing = net.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith("global_mlp.") for k in missing)
+    x = torch.rand(1, 3, 64, 64)
+    far = x.clone()
+    far[..., 48:, 48:] = 1.0  # a change far outside the top-left pixels' receptive field
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), plain(x))  # the branch starts as the identity
+        assert torch.equal(plain(x)[..., :8, :8], plain(far)[..., :8, :8])
+        net.global_mlp[-1].weight.normal_()  # a trained branch: the whole image counts
+        assert not torch.equal(net(x)[..., :8, :8], net(far)[..., :8, :8])
+
+
 def test_dcgan5_layout():
     net = DCGAN5()
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]

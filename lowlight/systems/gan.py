@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from lowlight.callbacks.checkpoint import last_good_state
 from lowlight.inference import generator_weights
 from lowlight.losses.adversarial import AdversarialLoss
 from lowlight.systems.base import EnhancementSystem, check_loss_weights
+
+log = logging.getLogger(__name__)
 
 LOSS_TERMS = ("pixel", "adv", "perceptual")
 _PERCEPTUAL = "perceptual_loss."
@@ -175,15 +178,27 @@ class GANSystem(EnhancementSystem):
             weights = generator_weights(path)  # its EMA weights when it kept them
         except ValueError as e:
             raise ValueError(f"system.init_checkpoint={path}: {e}") from e
+        # A generator may add a branch that starts as the identity (UNet's global_context):
+        # a checkpoint without it initialises the rest, and the branch trains from its start.
+        optional = tuple(getattr(self.generator, "init_optional", ()))
         try:
-            self.generator.load_state_dict(weights)
-        except RuntimeError as e:
+            result = self.generator.load_state_dict(weights, strict=False)
+        except RuntimeError as e:  # a size mismatch
             raise ValueError(
                 f"system.init_checkpoint={path} does not fit this generator "
                 f"(same architecture and size options needed): {e}"
             ) from e
+        fresh = [k for k in result.missing_keys if optional and k.startswith(optional)]
+        wrong = [k for k in result.missing_keys if k not in fresh] + result.unexpected_keys
+        if wrong:
+            raise ValueError(
+                f"system.init_checkpoint={path} does not fit this generator (same architecture "
+                f"and size options needed): missing or unexpected keys {', '.join(wrong[:5])}"
+            )
+        if fresh:
+            log.info("system.init_checkpoint: %d new generator weights start fresh", len(fresh))
         if self.generator_ema is not None:
-            self.generator_ema.module.load_state_dict(weights)
+            self.generator_ema.module.load_state_dict(self.generator.state_dict())
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # The frozen VGG comes from its own weights file: no need to store 80 MB per checkpoint.

@@ -35,9 +35,17 @@ class UNet(nn.Module):
     Args:
         channels: feature widths per level, shallow to deep (its length is the depth).
         out_activation: `sigmoid` keeps the output in [0, 1]; `none` leaves it raw.
+        global_context: modulate the deepest features by a summary of the whole input
+            (their spatial mean through a small MLP giving a per-channel scale and shift,
+            as HDRNet's global path, Gharbi et al., SIGGRAPH 2017). Without it each output
+            pixel sees only its receptive field (about 100 px at 4 levels), so the overall
+            brightness of a dark photo is guessed region by region; with it the whole photo
+            informs every pixel. The last layer starts at zero: the branch starts as the
+            identity, so a plain U-Net checkpoint can initialise it (`init_optional`).
     """
 
     scale = 1
+    init_optional: tuple[str, ...] = ()  # key prefixes a checkpoint may lack (fresh branch)
 
     def __init__(
         self,
@@ -46,6 +54,7 @@ class UNet(nn.Module):
         channels: Sequence[int] = (32, 64, 128, 256),
         norm: str = "none",
         out_activation: str = "sigmoid",
+        global_context: bool = False,
     ) -> None:
         super().__init__()
         channels = list(channels)
@@ -70,12 +79,24 @@ class UNet(nn.Module):
             self.ups.append(nn.Conv2d(deep, shallow, 3, padding=1))
             self.decoders.append(_Block(2 * shallow, shallow, norm))
         self.head = nn.Conv2d(channels[0], out_channels, 1)
+        self.global_mlp = None
+        if global_context:
+            deep = channels[-1]
+            self.global_mlp = nn.Sequential(
+                nn.Linear(deep, deep), nn.LeakyReLU(0.2, inplace=True), nn.Linear(deep, 2 * deep)
+            )
+            nn.init.zeros_(self.global_mlp[-1].weight)
+            nn.init.zeros_(self.global_mlp[-1].bias)
+            self.init_optional = ("global_mlp.",)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
         for i, enc in enumerate(self.encoders):
             x = enc(x if i == 0 else F.max_pool2d(x, 2))
             skips.append(x)
+        if self.global_mlp is not None:
+            scale, shift = self.global_mlp(x.mean(dim=(2, 3))).chunk(2, dim=1)
+            x = x * (1 + scale[..., None, None]) + shift[..., None, None]
         for up, dec, skip in zip(self.ups, self.decoders, skips[-2::-1], strict=True):
             x = up(F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False))
             x = dec(torch.cat((x, skip), dim=1))
