@@ -15,6 +15,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -23,7 +24,7 @@ from torch import nn
 from lowlight.models.dce import DCENet
 from lowlight.models.dce.dce_net import flush_subnormal_
 from lowlight.ops.color import check_color_space, from_color_space, to_color_space
-from lowlight.ops.padding import extend_to, run_padded
+from lowlight.ops.padding import extend_to, pad_to_multiple, run_padded
 from lowlight.safe import build_untrusted, load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -50,10 +51,17 @@ class InferenceNet(nn.Module):
         self.size_multiple = int(getattr(generator, "size_multiple", 1))
         self.scale = int(getattr(generator, "scale", 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    @property
+    def global_context(self) -> bool:
+        """Whether the generator summarises the whole image (UNet's `global_context`): tiles
+        then need the whole image's summary (`whole_image_context`)."""
+        return getattr(self.generator, "global_mlp", None) is not None
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         # the same functions as the systems' training and validation path (BaseSystem)
         x = to_color_space(x, self.color_space)
-        y = run_padded(self.generator, x, self.size_multiple, self.scale)
+        fn = self.generator if context is None else partial(self.generator, context=context)
+        y = run_padded(fn, x, self.size_multiple, self.scale)
         return from_color_space(y, self.color_space).clamp(0.0, 1.0)
 
 
@@ -294,6 +302,34 @@ def _run_halo_tiles(net: InferenceNet, x: torch.Tensor, tile: int, radius: int) 
 
 
 @torch.no_grad()
+def whole_image_context(net: InferenceNet, x: torch.Tensor, tile: int) -> torch.Tensor:
+    """The mean of a global-context generator's deepest features over the whole (1, 3, H, W)
+    image, as its untiled forward computes it, summed tile by tile: each disjoint tile is
+    encoded with as much surrounding image as the encoder reads (`encoder_radius`) and its
+    own cells kept, so the sum equals the untiled one up to float
+    rounding, in a tile's memory. Tiles that each summarised only themselves would each
+    guess their own brightness: visible blocks."""
+    gen, m = net.generator, net.size_multiple
+    h, w = x.shape[-2:]
+    tile, halo = max(m, tile // m * m), -(-gen.encoder_radius // m) * m
+    total, cells = None, 0
+    for top in range(0, h, tile):
+        bottom = min(top + tile, h)
+        t0, b0 = max(0, top - halo), min(h, bottom + halo)
+        for left in range(0, w, tile):
+            right = min(left + tile, w)
+            l0, r0 = max(0, left - halo), min(w, right + halo)
+            part = to_color_space(x[..., t0:b0, l0:r0], net.color_space)
+            deep = gen.encode(pad_to_multiple(part, m))[-1]  # one cell per m x m pixels
+            rows = slice((top - t0) // m, -(-(bottom - t0) // m))
+            cols = slice((left - l0) // m, -(-(right - l0) // m))
+            own = deep[..., rows, cols].float()
+            total = own.sum(dim=(2, 3)) if total is None else total + own.sum(dim=(2, 3))
+            cells += own.shape[-2] * own.shape[-1]
+    return total / cells
+
+
+@torch.no_grad()
 def run_tiled(
     net: InferenceNet, x: torch.Tensor, tile: int | None, overlap: int = DEFAULT_OVERLAP
 ) -> torch.Tensor:
@@ -304,13 +340,16 @@ def run_tiled(
     tiles with just that halo, and the result equals the untiled one. Others (a U-Net sees
     the whole image) get tiles overlapping by `overlap` input pixels, blended with linear
     ramps: away from the seams the result equals the untiled one wherever the network's
-    receptive field fits in the overlap. The output is assembled in float32 on the CPU."""
+    receptive field fits in the overlap; a generator with global context gets the whole
+    image's summary in every tile (`whole_image_context`). The output is assembled in
+    float32 on the CPU."""
     h, w = x.shape[-2:]
     if not tile or (h <= tile and w <= tile):
         return net(x).float().cpu()
     radius = receptive_radius(net)
     if radius is not None:
         return _run_halo_tiles(net, x, tile, radius)
+    context = whole_image_context(net, x, tile) if net.global_context else None
     m, s = net.size_multiple, net.scale
     tile = max(m, tile // m * m)
     overlap = min(overlap, tile // 2)
@@ -321,7 +360,7 @@ def run_tiled(
         wy = _ramp((bottom - top) * s, i > 0, i < len(rows) - 1, overlap * s)
         for j, (left, right) in enumerate(cols):
             wx = _ramp((right - left) * s, j > 0, j < len(cols) - 1, overlap * s)
-            y = net(x[..., top:bottom, left:right]).float().cpu()
+            y = net(x[..., top:bottom, left:right], context).float().cpu()
             wt = (wy[:, None] * wx[None, :])[None, None]
             out[..., top * s : bottom * s, left * s : right * s] += y * wt
             weight[..., top * s : bottom * s, left * s : right * s] += wt

@@ -28,9 +28,11 @@ from lowlight.inference import (
     load_model,
     receptive_radius,
     run_tiled,
+    whole_image_context,
 )
 from lowlight.models.dce import DCENet
 from lowlight.models.generators import UNet
+from lowlight.ops.color import to_color_space
 from lowlight.train import train
 
 ZERO_DCE = SHARED_DATA / "weights" / "zero_dce_epoch99.pth"
@@ -120,6 +122,32 @@ def test_tiled_matches_untiled_away_from_seams(net):
     assert interior.float().mean() > 0.3
     assert diff[interior].max() <= 1 / 255
     assert diff.max() < 0.05, "on the seams the blend stays close too"
+
+
+def test_tiles_of_a_global_context_unet_share_the_whole_image_summary(monkeypatch):
+    """Every tile is modulated by the whole image's summary, not by its own (each tile
+    would guess its own brightness), and that summary is the untiled one."""
+    torch.manual_seed(0)
+    gen = UNet(channels=(8, 16, 32, 32), global_context=True)
+    with torch.no_grad():
+        gen.global_mlp[-1].weight.normal_()
+    net = InferenceNet(gen, "ycrcb").eval()
+    x = torch.rand(1, 3, 300, 410)
+    x[..., :150, :] *= 0.2  # tiles that differ: a dark top, a bright bottom
+    with torch.no_grad():
+        whole = net(x)
+        padded = torch.nn.functional.pad(to_color_space(x, "ycrcb"), (0, 6, 0, 4), mode="reflect")
+        summary = gen.encode(padded)[-1].mean(dim=(2, 3))
+    context = whole_image_context(net, x, tile=128)
+    torch.testing.assert_close(context, summary, rtol=1e-5, atol=1e-7)
+    seen = []
+    forward = gen.forward
+    monkeypatch.setattr(
+        gen, "forward", lambda t, context=None: seen.append(context) or forward(t, context)
+    )
+    tiled = run_tiled(net, x, tile=128, overlap=32)
+    assert len(seen) == 12 and all(torch.equal(c, context) for c in seen)
+    assert (tiled - whole).abs().max() < 0.05
 
 
 def test_halo_tiles_equal_untiled_exactly(monkeypatch):

@@ -21,9 +21,16 @@ def run_padded(
     No branch on the size, so it exports with dynamic height and width; H and W must be at
     least `multiple` (reflection needs that much image: see `extend_to`)."""
     h, w = x.shape[-2], x.shape[-1]
+    return fn(pad_to_multiple(x, multiple))[..., : h * scale, : w * scale]
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """`x` reflect-padded bottom/right to a multiple of `multiple` (the padding `run_padded`
+    applies)."""
+    h, w = x.shape[-2], x.shape[-1]
     if multiple > 1:
         x = F.pad(x, (0, (-w) % multiple, 0, (-h) % multiple), mode="reflect")
-    return fn(x)[..., : h * scale, : w * scale]
+    return x
 
 
 def extend_to(x: torch.Tensor, side: int) -> torch.Tensor:

@@ -89,13 +89,29 @@ class UNet(nn.Module):
             nn.init.zeros_(self.global_mlp[-1].bias)
             self.init_optional = ("global_mlp.",)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    @property
+    def encoder_radius(self) -> int:
+        """How far (px) the deepest features read around their cell: two 3x3 convolutions
+        per level at its stride, and each 2x2 pooling (37 px at 4 levels)."""
+        depth = len(self.encoders)
+        return 2 * (2**depth - 1) + 2 ** (depth - 1) - 1
+
+    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The encoder's features, shallow to deep (the last is what `global_context` sums)."""
         skips = []
         for i, enc in enumerate(self.encoders):
             x = enc(x if i == 0 else F.max_pool2d(x, 2))
             skips.append(x)
+        return skips
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """`context`: the (N, C) mean of the deepest features over the whole image, when `x`
+        is one tile of it (tiled inference); by default `x`'s own."""
+        skips = self.encode(x)
+        x = skips[-1]
         if self.global_mlp is not None:
-            scale, shift = self.global_mlp(x.mean(dim=(2, 3))).chunk(2, dim=1)
+            summary = x.mean(dim=(2, 3)) if context is None else context.to(x.dtype)
+            scale, shift = self.global_mlp(summary).chunk(2, dim=1)
             x = x * (1 + scale[..., None, None]) + shift[..., None, None]
         for up, dec, skip in zip(self.ups, self.decoders, skips[-2::-1], strict=True):
             x = up(F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False))
