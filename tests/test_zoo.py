@@ -249,7 +249,7 @@ def _card_dce(tmp_path) -> tuple[float, bool]:
 # What each card reports and the bar, re-measured with lowlight-evaluate on the shared
 # data: name -> (measure, the figure on the card).
 MAKE_TRAIN_PSNR = 16.56
-CARD_FIGURES = {"sr_x4": (_card_sr_x4, 31.37), "lle": (_card_lle, None), "dce": (_card_dce, None)}
+CARD_FIGURES = {"sr_x4": (_card_sr_x4, 31.37), "lle": (_card_lle, 24.41), "dce": (_card_dce, None)}
 
 
 @pytest.mark.realdata
