@@ -287,18 +287,26 @@ def _run_halo_tiles(net: InferenceNet, x: torch.Tensor, tile: int, radius: int) 
     m = int(getattr(net.generator, "tile_multiple", 1))  # tiles start on its grid
     tile, radius = max(m, tile // m * m), -(-radius // m) * m
     out = torch.empty(1, 3, h * s, w * s)
-    for top in range(0, h, tile):
-        bottom = min(top + tile, h)
-        t0, b0 = max(0, top - radius), min(h, bottom + radius)
-        for left in range(0, w, tile):
-            right = min(left + tile, w)
-            l0, r0 = max(0, left - radius), min(w, right + radius)
-            y = net(x[..., t0:b0, l0:r0]).float().cpu()
-            out[..., top * s : bottom * s, left * s : right * s] = y[
-                ..., (top - t0) * s : (bottom - t0) * s, (left - l0) * s : (right - l0) * s
-            ]
-            del y
+    for (top, bottom, t0, b0), (left, right, l0, r0) in _halo_tiles(h, w, tile, radius):
+        y = net(x[..., t0:b0, l0:r0]).float().cpu()
+        out[..., top * s : bottom * s, left * s : right * s] = y[
+            ..., (top - t0) * s : (bottom - t0) * s, (left - l0) * s : (right - l0) * s
+        ]
+        del y
     return out
+
+
+def _halo_tiles(h: int, w: int, tile: int, halo: int):
+    """Disjoint `tile` px tiles of an h x w image, each as (start, end, start with halo,
+    end with halo) along rows and along columns, the halo clipped at the image border."""
+    rows = [(a, min(a + tile, h)) for a in range(0, h, tile)]
+    cols = [(a, min(a + tile, w)) for a in range(0, w, tile)]
+    for a, b in rows:
+        for c, d in cols:
+            yield (
+                (a, b, max(0, a - halo), min(h, b + halo)),
+                (c, d, max(0, c - halo), min(w, d + halo)),
+            )
 
 
 @torch.no_grad()
@@ -306,26 +314,21 @@ def whole_image_context(net: InferenceNet, x: torch.Tensor, tile: int) -> torch.
     """The mean of a global-context generator's deepest features over the whole (1, 3, H, W)
     image, as its untiled forward computes it, summed tile by tile: each disjoint tile is
     encoded with as much surrounding image as the encoder reads (`encoder_radius`) and its
-    own cells kept, so the sum equals the untiled one up to float
-    rounding, in a tile's memory. Tiles that each summarised only themselves would each
+    own cells kept, so the sum equals the untiled one up to float rounding, in a tile's
+    memory. Tiles that each summarised only themselves would each
     guess their own brightness: visible blocks."""
     gen, m = net.generator, net.size_multiple
     h, w = x.shape[-2:]
     tile, halo = max(m, tile // m * m), -(-gen.encoder_radius // m) * m
     total, cells = None, 0
-    for top in range(0, h, tile):
-        bottom = min(top + tile, h)
-        t0, b0 = max(0, top - halo), min(h, bottom + halo)
-        for left in range(0, w, tile):
-            right = min(left + tile, w)
-            l0, r0 = max(0, left - halo), min(w, right + halo)
-            part = to_color_space(x[..., t0:b0, l0:r0], net.color_space)
-            deep = gen.encode(pad_to_multiple(part, m))[-1]  # one cell per m x m pixels
-            rows = slice((top - t0) // m, -(-(bottom - t0) // m))
-            cols = slice((left - l0) // m, -(-(right - l0) // m))
-            own = deep[..., rows, cols].float()
-            total = own.sum(dim=(2, 3)) if total is None else total + own.sum(dim=(2, 3))
-            cells += own.shape[-2] * own.shape[-1]
+    for (top, bottom, t0, b0), (left, right, l0, r0) in _halo_tiles(h, w, tile, halo):
+        part = to_color_space(x[..., t0:b0, l0:r0], net.color_space)
+        deep = gen.encode(pad_to_multiple(part, m))[-1]  # one cell per m x m pixels
+        rows = slice((top - t0) // m, -(-(bottom - t0) // m))
+        cols = slice((left - l0) // m, -(-(right - l0) // m))
+        own = deep[..., rows, cols].float()
+        total = own.sum(dim=(2, 3)) if total is None else total + own.sum(dim=(2, 3))
+        cells += own.shape[-2] * own.shape[-1]
     return total / cells
 
 
