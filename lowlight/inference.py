@@ -315,8 +315,8 @@ def whole_image_context(net: InferenceNet, x: torch.Tensor, tile: int) -> torch.
     image, as its untiled forward computes it, summed tile by tile: each disjoint tile is
     encoded with as much surrounding image as the encoder reads (`encoder_radius`) and its
     own cells kept, so the sum equals the untiled one up to float rounding, in a tile's
-    memory. Tiles that each summarised only themselves would each
-    guess their own brightness: visible blocks."""
+    memory. Tiles that each summarised only themselves would each guess their own
+    brightness: visible blocks."""
     gen, m = net.generator, net.size_multiple
     h, w = x.shape[-2:]
     tile, halo = max(m, tile // m * m), -(-gen.encoder_radius // m) * m

@@ -205,6 +205,25 @@ def test_a_shipped_model_loads_runs_and_carries_its_card(name):
         assert abs(mean_out - mean_in) < 0.03
 
 
+@pytest.mark.skipif(not zoo.is_shipped("lle"), reason="lle is not in this installation")
+def test_the_shipped_lle_judges_brightness_on_the_whole_photo_when_tiled(monkeypatch):
+    """Tiles of a large photo all get the whole photo's summary: the tiled output stays
+    within a fraction of a grey level of the untiled one on average. Tiles that summarised
+    only themselves (the check below) are 15x further off on this photo."""
+    import skimage.data
+
+    import lowlight.inference as inference
+
+    net = load_model("lle").net
+    x = torch.from_numpy(skimage.data.astronaut() / 255.0).float().permute(2, 0, 1)[None] * 0.08
+    with torch.no_grad():
+        whole = net(x)
+    shared = (inference.run_tiled(net, x, tile=128, overlap=32) - whole).abs().mean().item()
+    monkeypatch.setattr(inference, "whole_image_context", lambda *args: None)
+    own = (inference.run_tiled(net, x, tile=128, overlap=32) - whole).abs().mean().item()
+    assert shared < 1 / 255 < 2.5 / 255 < own
+
+
 def _evaluate(tmp_path, folder: Path, methods: list[str], *extra: str) -> dict[str, dict]:
     """lowlight-evaluate's results.csv rows, by method."""
     out = tmp_path / "e"
