@@ -64,6 +64,12 @@ class InferenceNet(nn.Module):
         y = run_padded(fn, x, self.size_multiple, self.scale)
         return from_color_space(y, self.color_space).clamp(0.0, 1.0)
 
+    def deepest_features(self, x: torch.Tensor) -> torch.Tensor:
+        """A global-context generator's deepest encoder features of RGB `x`, prepared as
+        `forward` prepares it (colour space, padding): one cell per size_multiple pixels."""
+        x = pad_to_multiple(to_color_space(x, self.color_space), self.size_multiple)
+        return self.generator.encode(x)[-1]
+
 
 @dataclass
 class LoadedModel:
@@ -317,13 +323,12 @@ def whole_image_context(net: InferenceNet, x: torch.Tensor, tile: int) -> torch.
     own cells kept, so the sum equals the untiled one up to float rounding, in a tile's
     memory. Tiles that each summarised only themselves would each guess their own
     brightness: visible blocks."""
-    gen, m = net.generator, net.size_multiple
+    m = net.size_multiple
     h, w = x.shape[-2:]
-    tile, halo = max(m, tile // m * m), -(-gen.encoder_radius // m) * m
+    tile, halo = max(m, tile // m * m), -(-net.generator.encoder_radius // m) * m
     total, cells = None, 0
     for (top, bottom, t0, b0), (left, right, l0, r0) in _halo_tiles(h, w, tile, halo):
-        part = to_color_space(x[..., t0:b0, l0:r0], net.color_space)
-        deep = gen.encode(pad_to_multiple(part, m))[-1]  # one cell per m x m pixels
+        deep = net.deepest_features(x[..., t0:b0, l0:r0])  # one cell per m x m pixels
         rows = slice((top - t0) // m, -(-(bottom - t0) // m))
         cols = slice((left - l0) // m, -(-(right - l0) // m))
         own = deep[..., rows, cols].float()
