@@ -291,9 +291,8 @@ def _run_halo_tiles(net: InferenceNet, x: torch.Tensor, tile: int, radius: int) 
     h, w = x.shape[-2:]
     s = net.scale
     m = int(getattr(net.generator, "tile_multiple", 1))  # tiles start on its grid
-    tile, radius = max(m, tile // m * m), -(-radius // m) * m
     out = torch.empty(1, 3, h * s, w * s)
-    for (top, bottom, t0, b0), (left, right, l0, r0) in _halo_tiles(h, w, tile, radius):
+    for (top, bottom, t0, b0), (left, right, l0, r0) in _halo_tiles(h, w, tile, radius, m):
         y = net(x[..., t0:b0, l0:r0]).float().cpu()
         out[..., top * s : bottom * s, left * s : right * s] = y[
             ..., (top - t0) * s : (bottom - t0) * s, (left - l0) * s : (right - l0) * s
@@ -302,9 +301,13 @@ def _run_halo_tiles(net: InferenceNet, x: torch.Tensor, tile: int, radius: int) 
     return out
 
 
-def _halo_tiles(h: int, w: int, tile: int, halo: int):
+def _halo_tiles(h: int, w: int, tile: int, halo: int, multiple: int = 1):
     """Disjoint `tile` px tiles of an h x w image, each as (start, end, start with halo,
-    end with halo) along rows and along columns, the halo clipped at the image border."""
+    end with halo) along rows and along columns, the halo clipped at the image border.
+    Tile and halo are snapped to `multiple` (the tile down, at least one multiple; the halo
+    up), so every tile and every halo starts on the network's grid."""
+    m = multiple
+    tile, halo = max(m, tile // m * m), -(-halo // m) * m
     rows = [(a, min(a + tile, h)) for a in range(0, h, tile)]
     cols = [(a, min(a + tile, w)) for a in range(0, w, tile)]
     for a, b in rows:
@@ -325,9 +328,9 @@ def whole_image_context(net: InferenceNet, x: torch.Tensor, tile: int) -> torch.
     brightness: visible blocks."""
     m = net.size_multiple
     h, w = x.shape[-2:]
-    tile, halo = max(m, tile // m * m), -(-net.generator.encoder_radius // m) * m
+    halo = net.generator.encoder_radius
     total, cells = None, 0
-    for (top, bottom, t0, b0), (left, right, l0, r0) in _halo_tiles(h, w, tile, halo):
+    for (top, bottom, t0, b0), (left, right, l0, r0) in _halo_tiles(h, w, tile, halo, m):
         deep = net.deepest_features(x[..., t0:b0, l0:r0])  # one cell per m x m pixels
         rows = slice((top - t0) // m, -(-(bottom - t0) // m))
         cols = slice((left - l0) // m, -(-(right - l0) // m))
