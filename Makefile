@@ -27,9 +27,12 @@ test: $(STAMP)
 test-full: $(STAMP)
 	$(PY) -m pytest $(ARGS)
 
-## Tiling (time, memory), SSIM cost, then the summary table: training step, data supply,
-## channels-last, Zero-DCE speed, memory, scoring share; ratios side by side (~12 min).
+## Start-up (--help of every command), tiling (time, memory), SSIM cost, LOL training
+## throughput (fp32 / bf16), then the summary table: training step, data supply,
+## channels-last, Zero-DCE speed, memory, scoring share; ratios side by side (~15 min).
 bench: $(STAMP)
+	$(PY) benchmarks/startup.py
+	$(PY) benchmarks/lol_throughput.py
 	$(PY) benchmarks/tiling.py $(ARGS)
 	$(PY) benchmarks/scoring.py --pairs 0
 	$(PY) benchmarks/speed.py

@@ -245,12 +245,13 @@ def _gmac_per_mp(net, x: torch.Tensor) -> float:
 
 
 def dce_rows(width: int, height: int, rounds: int, dce_pp: str | None) -> list:
-    from lowlight.inference import InferenceNet, load_model
+    from lowlight.inference import InferenceNet
+    from lowlight.loading import load_model, load_zero_dce
     from lowlight.models.dce import DCENet
 
     torch.manual_seed(0)
     dce = (
-        DCENet.from_zero_dce(WEIGHTS) if WEIGHTS.is_file() else DCENet()
+        load_zero_dce(WEIGHTS) if WEIGHTS.is_file() else DCENet()
     ).eval()  # subnormal weights flushed: the plain forward gets the same ones
     state = {k: v.clone() for k, v in dce.state_dict().items()}
     ours = InferenceNet(dce).eval().to(memory_format=torch.channels_last)

@@ -27,7 +27,8 @@ WEIGHTS = ROOT.parent / "shared" / "data" / "weights" / "zero_dce_epoch99.pth"
 def one(width: int, height: int, tile: int) -> dict:
     import torch
 
-    from lowlight.inference import InferenceNet, LoadedModel, enhance_image, load_model
+    from lowlight.inference import InferenceNet, enhance_image
+    from lowlight.loading import LoadedModel, load_model
     from lowlight.models.dce import DCENet
 
     torch.manual_seed(0)

@@ -16,7 +16,7 @@ def __getattr__(name: str):
 
         return enhance_image
     if name == "load_model":
-        from lowlight.inference import load_model
+        from lowlight.loading import load_model
 
         return load_model
     if name == "shipped_models":

@@ -57,6 +57,32 @@ def _betas(v: Any) -> bool:
     )
 
 
+def _split(v: Any) -> bool:
+    ok = isinstance(v, (list, ListConfig)) and len(v) == 3 and all(_num(r) and r >= 0 for r in v)
+    return ok and v[0] > 0 and abs(sum(v) - 1.0) <= 1e-6
+
+
+# A value an experiment cannot do without: `key: ${mandatory:why}` (not `???`, which a merge
+# over an earlier null silently drops). Setting the key replaces the marker.
+MANDATORY = "${mandatory:"
+
+
+def mandatory(why: str) -> Any:
+    """The `${mandatory:...}` resolver: reached only when nothing replaced the marker."""
+    raise ConfigError(f"a mandatory value is missing: {why}")
+
+
+def _missing_mandatory(node: Any, key: str = "") -> list[str]:
+    if isinstance(node, dict):
+        return [m for k, v in node.items() for m in _missing_mandatory(v, f"{key}{k}.")]
+    if isinstance(node, list):
+        return [m for i, v in enumerate(node) for m in _missing_mandatory(v, f"{key}{i}.")]
+    if isinstance(node, str) and node.startswith(MANDATORY):
+        why = node[len(MANDATORY) : -1].strip().strip("'\"")
+        return [f"{key.rstrip('.')} is mandatory here ({why}): give {key.rstrip('.')}=..."]
+    return []
+
+
 PRECISIONS = ("32-true", "32", 32, "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true", 64)
 
 # key -> (check, what it must be). Keys absent from a config are skipped.
@@ -78,9 +104,13 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.train_samples": int_at_least(1),
     "data.val_samples": int_at_least(1),
     "data.test_samples": int_at_least(1),
+    "data.split": (_split, "three non-negative fractions [train, val, test] summing to 1"),
     "data.augment.crop_size": int_at_least(1, null=True),
     "data.eval_crop": int_at_least(1, null=True),
-    "data.split_by": one_of("auto", "photos", "regions"),
+    # synthetic data: auto / photos / regions; paired data: random / blocks (each
+    # DataModule names the values it takes)
+    "data.split_by": one_of("auto", "photos", "regions", "random", "blocks"),
+    "data.block_size": int_at_least(1),
     "system.score_8bit": one_of(True, False),
     "system.channels_last": one_of(True, False),
     "system.compile": one_of(True, False),
@@ -97,7 +127,7 @@ OPTIMIZER_RULES = {
 
 
 def _problems(cfg: DictConfig) -> list[str]:
-    problems = []
+    problems = _missing_mandatory(OmegaConf.to_container(cfg, resolve=False))
 
     def check(key: str, rule: tuple[Callable[[Any], bool], str]) -> None:
         try:

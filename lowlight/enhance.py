@@ -1,18 +1,19 @@
 """Enhance (and super-resolve) your own photos with shipped or trained models.
 
-    lowlight-enhance photo.jpg -o out/                    # the shipped `lle` model
-    lowlight-enhance photos/ -o out/ --model dce          # a shipped model by name
+    lowlight-enhance photo.jpg -o out/                    # the default shipped model
+    lowlight-enhance photos/ -o out/ --model NAME         # a shipped model by name (below)
     lowlight-enhance dark.png -o out/ --chain lle sr_x4   # enhance, then x4 super-resolve
-    python -m lowlight.enhance photos/ -o out/ --model logs/lle_gan/2026-11-22_10-00-00
-    python -m lowlight.enhance "dark/*.jpg" -o out/ --arch zero_dce \\
+    lowlight-enhance photos/ -o out/ --model logs/lle_gan/2026-11-22_10-00-00
+    lowlight-enhance "dark/*.jpg" -o out/ --arch zero_dce \\
         --model ../shared/data/weights/zero_dce_epoch99.pth
-    python -m lowlight.enhance small_dark.png -o out/ --chain RUN_LLE RUN_SR  # brighter, larger
+    lowlight-enhance small_dark.png -o out/ --chain RUN_LLE RUN_SR  # brighter, then larger
 
 Inputs: files, folders (their images) or globs. A model is a shipped name (below), a run
 folder written by `lowlight.train` (its best checkpoint; the EMA weights when it kept them),
 a checkpoint inside one, or the Zero-DCE authors' weights file. Large images run tile by tile
-(`--tile`, automatic above ~1 MP). An unreadable file is reported and skipped; existing
-outputs are never overwritten without `--overwrite`. Exit status 1 when any file failed.
+(`--tile`, automatic above ~1 MP; the progress line counts tiles). An unreadable file is
+reported and skipped; existing outputs are never overwritten without `--overwrite`.
+`python -m lowlight.enhance` works too. Exit status 1 when any file failed.
 """
 
 from __future__ import annotations
@@ -25,21 +26,15 @@ import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
 from lowlight import zoo
-from lowlight.data.io import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image, write_image
-from lowlight.inference import (
-    ARCHS,
-    DEFAULT_OVERLAP,
-    LoadedModel,
-    enhance_image,
-    load_model,
-    select_device,
-)
-from lowlight.progress import ImageProgress
+from lowlight.names import ARCHS, DEFAULT_OVERLAP, IMAGE_EXTENSIONS
+
+if TYPE_CHECKING:  # torch is imported once the arguments are read: --help starts at once
+    import torch
+
+    from lowlight.loading import LoadedModel
 
 log = logging.getLogger("lowlight.enhance")
 FORMATS = {
@@ -56,6 +51,8 @@ _WRITABLE = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 def collect_inputs(items: Sequence[str]) -> list[Path]:
     """Files, folders (the images directly inside) and globs -> image paths, in order and
     without repeats. A name that matches nothing is an error naming it."""
+    from lowlight.data.io import list_images
+
     found: list[Path] = []
     for item in items:
         path = Path(item)
@@ -178,6 +175,13 @@ def enhance_files(
 ) -> dict[str, list]:
     """Enhance each input into its output; returns {"written", "skipped", "failed"} where
     failed holds (path, reason). One bad file never stops the others."""
+    import numpy as np
+    import torch
+
+    from lowlight.data.io import ImageReadError, read_image, write_image
+    from lowlight.inference import enhance_image
+    from lowlight.progress import ImageProgress
+
     done: dict[str, list] = {"written": [], "skipped": [], "failed": []}
     with ImageProgress("enhance", len(inputs), progress, log) as bar:
         for src, dst in zip(inputs, outputs, strict=True):
@@ -189,7 +193,17 @@ def enhance_files(
                 try:
                     img = torch.from_numpy(read_image(src)).permute(2, 0, 1)
                     out = enhance_image(
-                        models, img, device, tile, overlap, half, ensemble, bf16=bf16
+                        models,
+                        img,
+                        device,
+                        tile,
+                        overlap,
+                        half,
+                        ensemble,
+                        bf16=bf16,
+                        progress=lambda done, total, name=src.name: bar.show(
+                            f"{name}: tile {done}/{total}"
+                        ),
                     )
                     write_image(dst, out.permute(1, 2, 0).numpy().astype(np.float32), bits)
                     done["written"].append(dst)
@@ -214,7 +228,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError("--half and --bf16 exclude each other")
         if args.tile is not None and args.tile < -1:
             raise ValueError(f"--tile must be a size in px, 0 (never) or omitted, got {args.tile}")
-        device = select_device(args.device)
         specs = args.chain or [args.model]
         default = not args.chain and args.model == zoo.DEFAULT_MODEL
         if default and not zoo.is_shipped(args.model) and not Path(args.model).exists():
@@ -223,8 +236,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "installation: pass --model with a run folder, checkpoint or shipped name "
                 f"({', '.join(zoo.shipped_names()) or 'none installed'})"
             )
-        models = [load_model(spec, args.arch) for spec in specs]
+        for spec in specs:  # a wrong name is told at once, before torch loads
+            if not Path(spec).exists() and not zoo.is_shipped(spec):
+                raise FileNotFoundError(
+                    f"model not found: {spec} (a shipped name: "
+                    f"{', '.join(zoo.shipped_names()) or 'none installed'}; a run folder, "
+                    ".ckpt or .pth)"
+                )
         inputs = collect_inputs(args.inputs)
+        from lowlight.inference import select_device
+        from lowlight.loading import load_model
+
+        device = select_device(args.device)
+        models = [load_model(spec, args.arch) for spec in specs]
         out_dir = Path(args.output)
         outputs = output_paths(inputs, out_dir, args.format, args.suffix)
         if args.bits == 16 and any(o.suffix not in (".png", ".tif") for o in outputs):

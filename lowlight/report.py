@@ -1,7 +1,7 @@
 """Turn a Hydra multirun (sweep) folder into one table and figures.
 
-    python -m lowlight.report logs/dce_net/multirun/2026-11-22_10-00-00
-    python -m lowlight.report DIR --metric test/psnr_y --out experiments/my_study
+    lowlight-report logs/dce_net/multirun/2026-11-22_10-00-00
+    lowlight-report DIR --metric test/psnr_y --out experiments/my_study
 
 Writes `report.md` and `report.csv` (one row per job: the overrides that differ between jobs
 and the job's final metrics, plus the unenhanced input when the runs scored it),
@@ -239,9 +239,9 @@ def report(
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m lowlight.report",
+        prog="lowlight-report",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -251,7 +251,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", help="where to write (default: the multirun folder)")
     parser.add_argument("--columns", nargs="+", help="only these metric columns, in this order")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         written = report(args.multirun_dir, args.metric, args.out, args.columns)

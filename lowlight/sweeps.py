@@ -1,5 +1,6 @@
-"""Config resolvers for sweeps that outlive one process: Optuna studies in SQLite, and a
-sweep folder that every job process agrees on.
+"""Config resolvers for sweeps: Optuna studies in SQLite that outlive one process, and the
+name of a sweep's job (`${run_name:...}`, W&B run names). Light to import: `lowlight-train
+--help` registers them before anything heavy loads.
 
 `hydra-optuna-sweeper` runs `n_trials` new trials each time it is started; with
 `${trials_left:STORAGE,STUDY,N}` as `n_trials`, starting the same command again after a
@@ -70,3 +71,53 @@ def trials_left(storage: str | None, study_name: str | None, total: int) -> int:
         left,
     )
     return left
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def sweep_run_name(
+    task_name: str,
+    job_overrides: list[str],
+    swept_keys: set[str],
+    job_num: int | None,
+) -> str:
+    """`task_name` followed by the job's values of the swept keys (`dce_net
+    +ablation=dce_no_color`); the job number when none is known."""
+    swept = {k.lstrip("+~") for k in swept_keys}
+    chosen = [o for o in job_overrides if _key(o) in swept]
+    if chosen:
+        return f"{task_name} {' '.join(chosen)}"
+    return task_name if job_num is None else f"{task_name} #{job_num}"
+
+
+def _cli_sweep_keys(argv: list[str]) -> set[str]:
+    """Keys the command line sweeps (`a=1,2`, `b=range(3)`), parsed as Hydra parses them."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    args = [a for a in argv if "=" in a and not a.startswith("-")]
+    try:
+        overrides = OverridesParser.create().parse_overrides(args)
+    except Exception:  # not our command line (a launcher's worker): no keys from it
+        return set()
+    return {o.get_key_element() for o in overrides if o.is_sweep_override()}
+
+
+def run_name(task_name: str) -> str:
+    """The `${run_name:...}` resolver (W&B run names): `task_name` for a single run; in a
+    multirun, `task_name` and the job's swept values, so runs of a sweep or an Optuna study
+    are told apart in the W&B dashboard. Swept keys come from `hydra.sweeper.params` (sweep
+    files, Optuna search spaces) and from the command line (`a=1,2`)."""
+    import sys
+
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return task_name
+    hc = HydraConfig.get()
+    if hc.mode != RunMode.MULTIRUN:
+        return task_name
+    swept = set((hc.sweeper.get("params") or {}).keys()) | _cli_sweep_keys(sys.argv[1:])
+    return sweep_run_name(task_name, list(hc.overrides.task), swept, hc.job.get("num"))

@@ -15,6 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lowlight import api, zoo
+from lowlight.zoo.pack import pack
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -228,8 +229,8 @@ def zoo_runs(tmp_path_factory):
 def shipped(zoo_runs, tmp_path, monkeypatch):
     """A zoo folder holding `lle` and `sr_x4` packed from the fake runs, used by name."""
     folder = tmp_path / "zoo"
-    zoo.pack(zoo_runs[0], "lle", FACTS, folder)
-    zoo.pack(zoo_runs[1], "sr_x4", {**FACTS, "task": "x4 super-resolution"}, folder)
+    pack(zoo_runs[0], "lle", FACTS, folder)
+    pack(zoo_runs[1], "sr_x4", {**FACTS, "task": "x4 super-resolution"}, folder)
     monkeypatch.setattr(zoo, "ZOO_DIR", folder)
     api._LOADED.clear()
     yield folder

@@ -14,6 +14,7 @@ from torch import nn
 from conftest import SHARED_DATA, compose_cfg, quiet_fit, random_image
 from lowlight.data import UnpairedImageDataModule, write_image
 from lowlight.data.io import list_images, read_image
+from lowlight.loading import load_zero_dce
 from lowlight.losses import (
     ColorConstancyLoss,
     ExposureControlLoss,
@@ -165,7 +166,7 @@ def test_in_place_curves_equal_the_autograd_ones():
 
 @pytest.mark.realdata
 def test_authors_weights_match_a_plain_rederivation_on_lime():
-    net = DCENet.from_zero_dce(WEIGHTS).eval()
+    net = load_zero_dce(WEIGHTS).eval()
     state = torch.load(WEIGHTS, map_location="cpu", weights_only=True)
     paths = list_images(SHARED_DATA / "lowlight" / "LIME")[:3]
     assert paths
@@ -183,12 +184,12 @@ def test_authors_weights_match_a_plain_rederivation_on_lime():
         assert ours.mean() > x.mean() + 0.05, "the released model brightens LIME"
 
 
-def test_from_zero_dce_refuses_other_files(tmp_path):
+def test_load_zero_dce_refuses_other_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="Zero-DCE weights"):
-        DCENet.from_zero_dce(tmp_path / "none.pth")
+        load_zero_dce(tmp_path / "none.pth")
     torch.save({"convs.0.weight": torch.zeros(1)}, tmp_path / "other.pth")
     with pytest.raises(ValueError, match="not a Zero-DCE state dict"):
-        DCENet.from_zero_dce(tmp_path / "other.pth")
+        load_zero_dce(tmp_path / "other.pth")
 
 
 # ---------------------------------------------------------------- the losses

@@ -205,7 +205,7 @@ def test_wandb_goes_online_only_with_credentials(tmp_path, monkeypatch):
 def test_a_wandb_run_in_a_sweep_is_named_after_its_swept_values():
     from hydra.core.hydra_config import HydraConfig
 
-    from lowlight.loggers import _cli_sweep_keys, sweep_run_name
+    from lowlight.sweeps import _cli_sweep_keys, sweep_run_name
 
     overrides = ["+experiment=dce_net", "+sweep=dce_losses", "+ablation=dce_no_color"]
     names = {}

@@ -25,11 +25,11 @@ from lowlight.inference import (
     InferenceNet,
     _spans,
     enhance_image,
-    load_model,
     receptive_radius,
     run_tiled,
     whole_image_context,
 )
+from lowlight.loading import load_model
 from lowlight.models.dce import DCENet
 from lowlight.models.generators import UNet
 from lowlight.ops.color import to_color_space

@@ -18,7 +18,8 @@ from lowlight.data.make_pairs import make_pairs
 from lowlight.enhance import main as enhance_main
 from lowlight.evaluate import main as evaluate_main
 from lowlight.inference import enhance_image as run_chain
-from lowlight.inference import load_model
+from lowlight.loading import load_model, load_shipped
+from lowlight.zoo.pack import pack
 
 
 def _image(h=24, w=40, seed=0):
@@ -39,10 +40,10 @@ def test_a_packed_model_computes_what_its_run_computes(zoo_runs, shipped):
 
 def test_pack_refuses_to_overwrite_and_asks_for_the_terms(zoo_runs, shipped):
     with pytest.raises(FileExistsError, match="--overwrite"):
-        zoo.pack(zoo_runs[0], "lle", FACTS, shipped)
+        pack(zoo_runs[0], "lle", FACTS, shipped)
     with pytest.raises(ValueError, match="--licence"):
-        zoo.pack(zoo_runs[0], "other", {**FACTS, "licence": ""}, shipped)
-    zoo.pack(zoo_runs[0], "lle", FACTS, shipped, overwrite=True)
+        pack(zoo_runs[0], "other", {**FACTS, "licence": ""}, shipped)
+    pack(zoo_runs[0], "lle", FACTS, shipped, overwrite=True)
 
 
 def test_an_existing_path_wins_over_a_name_and_unknown_names_list_the_shipped(
@@ -189,7 +190,7 @@ def test_a_shipped_model_loads_runs_and_carries_its_card(name):
     assert info["licence"] in card
     assert "lowlight-evaluate" in card and "lowlight.train" in card
 
-    model = zoo.load_shipped(name)
+    model = load_shipped(name)
     assert model.num_params == info["parameters"]
     x = torch.from_numpy(_image(32, 48)).permute(2, 0, 1)[None]
     with torch.no_grad():

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from lowlight.data.datasets import to_tensor
 from lowlight.data.io import list_images, read_image
 from lowlight.data.transforms import center_crop
-from lowlight.inference import load_model
+from lowlight.loading import load_model
 from lowlight.losses import (
     ColorConstancyLoss,
     ExposureControlLoss,

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 from weakref import proxy
 
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint, OnExceptionCheckpoint
 from lightning.pytorch.trainer.states import TrainerFn
 
 LAST = "last"
@@ -139,3 +140,13 @@ def last_good_state(trainer) -> str:
         "epoch); checkpoints/on_exception.ckpt, if written, holds the state at the failure, "
         "for debugging only"
     )
+
+
+class CrashCheckpoint(OnExceptionCheckpoint):
+    """Lightning's `OnExceptionCheckpoint` (the state at a crash, for debugging), written only
+    once a training step has changed the weights: a run that fails on bad data or a bad
+    setting before its first step leaves no checkpoint of untrained weights behind."""
+
+    def on_exception(self, trainer: Trainer, *args: Any, **kwargs: Any) -> None:
+        if trainer.global_step > 0:
+            super().on_exception(trainer, *args, **kwargs)

@@ -1,29 +1,34 @@
-"""Data: readers, pairing, augmentation, low-light synthesis and LightningDataModules."""
+"""Data: readers, pairing, augmentation, low-light synthesis and LightningDataModules.
 
-from lowlight.data.base import ImageDataModule
-from lowlight.data.datasets import PairedImageDataset, SyntheticPairDataset
-from lowlight.data.degrade import LowLightDegradation
-from lowlight.data.io import ImageReadError, read_image, write_image
-from lowlight.data.paired import PairedImageDataModule
-from lowlight.data.sr import SRDataModule, SRDataset, SRDegradation
-from lowlight.data.synthetic import SyntheticLowLightDataModule
-from lowlight.data.transforms import PairAugment
-from lowlight.data.unpaired import ImageFolderDataset, UnpairedImageDataModule
+Names load on first use (PEP 562): `lowlight.data.io` (reading images, for enhance and the
+API) must not import Lightning, which the DataModules need.
+"""
 
-__all__ = [
-    "ImageDataModule",
-    "ImageFolderDataset",
-    "ImageReadError",
-    "LowLightDegradation",
-    "PairAugment",
-    "PairedImageDataModule",
-    "PairedImageDataset",
-    "SRDataModule",
-    "SRDataset",
-    "SRDegradation",
-    "SyntheticLowLightDataModule",
-    "SyntheticPairDataset",
-    "UnpairedImageDataModule",
-    "read_image",
-    "write_image",
-]
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    "ImageDataModule": "base",
+    "PairedImageDataset": "datasets",
+    "SyntheticPairDataset": "datasets",
+    "LowLightDegradation": "degrade",
+    "ImageReadError": "io",
+    "read_image": "io",
+    "write_image": "io",
+    "PairedImageDataModule": "paired",
+    "SRDataModule": "sr",
+    "SRDataset": "sr",
+    "SRDegradation": "sr",
+    "SyntheticLowLightDataModule": "synthetic",
+    "PairAugment": "transforms",
+    "ImageFolderDataset": "unpaired",
+    "UnpairedImageDataModule": "unpaired",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'lowlight.data' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"lowlight.data.{_WHERE[name]}"), name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+from lowlight.names import IMAGE_EXTENSIONS
 
 # EXIF orientation tag value -> operations that bring the pixels upright.
 _EXIF_ORIENTATION_TAG = 0x0112
@@ -90,24 +91,21 @@ def _decode_cv2(path: Path) -> np.ndarray:
     return img
 
 
-def read_image(path: str | Path, exif: bool = True) -> np.ndarray:
-    """Read an image as float32 RGB HxWx3 in [0, 1].
+def decode_image(path: str | Path, exif: bool = True) -> np.ndarray:
+    """Read an image as RGB HxWx3 in its file's own type: uint8, uint16 or float32 in [0, 1].
 
-    8- and 16-bit files are scaled by their full range; grayscale is replicated to three
-    channels; the alpha channel of RGBA files is dropped; EXIF orientation is applied.
-    Raises `ImageReadError` naming the file for anything unreadable.
+    Grayscale is replicated to three channels; the alpha channel of RGBA files is dropped;
+    EXIF orientation is applied. Raises `ImageReadError` naming the file for anything
+    unreadable. Four times smaller than `read_image`'s floats for 8-bit files, which is what
+    a decoded-image cache keeps.
     """
     path = Path(path)
     img = _decode_pil(path) if path.suffix.lower() in _PIL_FORMATS else _decode_cv2(path)
-    if img.dtype == np.uint8:
-        img = img.astype(np.float32) / 255.0
-    elif img.dtype == np.uint16:
-        img = img.astype(np.float32) / 65535.0
-    elif img.dtype in (np.float32, np.float64):
+    if img.dtype in (np.float32, np.float64):
         if not np.isfinite(img).all():
             raise ImageReadError(f"image file {path} holds NaN or infinite pixel values")
         img = np.clip(img.astype(np.float32), 0.0, 1.0)
-    else:
+    elif img.dtype not in (np.uint8, np.uint16):
         raise ImageReadError(f"unsupported pixel type {img.dtype} in image file {path}")
     if img.ndim == 2:
         img = np.repeat(img[:, :, None], 3, axis=2)
@@ -120,6 +118,22 @@ def read_image(path: str | Path, exif: bool = True) -> np.ndarray:
     if exif:
         img = _apply_orientation(img, _exif_orientation(path))
     return np.ascontiguousarray(img)
+
+
+def to_float(img: np.ndarray) -> np.ndarray:
+    """uint8 / uint16 / float pixels -> float32 in [0, 1] (integers scaled by their full range)."""
+    if img.dtype == np.uint8:
+        return img.astype(np.float32) / 255.0
+    if img.dtype == np.uint16:
+        return img.astype(np.float32) / 65535.0
+    return img.astype(np.float32, copy=False)
+
+
+def read_image(path: str | Path, exif: bool = True) -> np.ndarray:
+    """Read an image as float32 RGB HxWx3 in [0, 1] (8- and 16-bit files scaled by their full
+    range; see `decode_image`). Raises `ImageReadError` naming the file for anything unreadable.
+    """
+    return to_float(decode_image(path, exif))
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
@@ -152,7 +166,11 @@ def write_image(path: str | Path, img: np.ndarray, bits: int = 8) -> Path:
     ok, enc = cv2.imencode(path.suffix or ".png", np.ascontiguousarray(data))
     if not ok:
         raise ValueError(f"cannot encode image for {path}")
-    enc.tofile(path)
+    # under a temporary name, then renamed: a killed write never leaves a truncated image
+    # that a later run would skip as already written
+    part = path.with_name(f".{path.name}.part")
+    enc.tofile(part)
+    os.replace(part, path)
     return path
 
 

@@ -8,7 +8,14 @@ from pathlib import Path
 
 from lowlight.data.base import ImageDataModule
 from lowlight.data.datasets import PairedImageDataset
-from lowlight.data.pairs import Pair, check_pairs, check_ratios, fill_splits, find_pairs
+from lowlight.data.pairs import (
+    Pair,
+    check_pairs,
+    check_ratios,
+    fill_splits,
+    find_pairs,
+    number_blocks,
+)
 from lowlight.data.transforms import PairAugment
 
 log = logging.getLogger(__name__)
@@ -29,6 +36,13 @@ class PairedImageDataModule(ImageDataModule):
     train/val/test; renormalized over the parts being cut), seeded by `split_seed`.
 
     Args:
+        split_by: `random` (pair by pair) or `blocks`: whole blocks of `block_size`
+            consecutive file numbers go to one split. LOL's neighbouring numbers often show
+            one scene at another exposure; a random split would validate on scenes it trains on.
+        pool_test: LOL layout only: put `eval15/` with `our485/` and cut all three splits
+            from the pool by `split` (the original LLE GAN study's 70/20/10 of all pairs).
+        cache: decode every image once at setup and keep it in memory (uint8; LOL's 485
+            pairs take 0.7 GB), instead of decoding each training crop's pair again.
         augment: training augmentation (crop, flips, ...); None trains on whole images.
         eval_crop: centre crop for validation/test images (None = whole images).
         skip_invalid: leave out unpaired, unreadable or too-small images with a warning
@@ -45,6 +59,10 @@ class PairedImageDataModule(ImageDataModule):
         gt_dirname: str = "high",
         split: Sequence[float] = (0.7, 0.2, 0.1),
         split_seed: int = 0,
+        split_by: str = "random",
+        block_size: int = 20,
+        pool_test: bool = False,
+        cache: bool = False,
         augment: PairAugment | None = None,
         eval_crop: int | None = None,
         skip_invalid: bool = False,
@@ -65,6 +83,13 @@ class PairedImageDataModule(ImageDataModule):
         self.lq_dirname, self.gt_dirname = lq_dirname, gt_dirname
         self.split = check_ratios(split)
         self.split_seed = split_seed
+        if split_by not in ("random", "blocks"):
+            raise ValueError(f"data.split_by must be 'random' or 'blocks', got {split_by!r}")
+        if block_size < 1:
+            raise ValueError(f"data.block_size must be >= 1, got {block_size}")
+        self.split_by, self.block_size = split_by, block_size
+        self.pool_test = pool_test
+        self.cache = cache
         self.augment = augment
         self.eval_crop = eval_crop
         self.skip_invalid = skip_invalid
@@ -78,6 +103,11 @@ class PairedImageDataModule(ImageDataModule):
             raise FileNotFoundError(f"data.root not found: {self.root}")
         if (self.root / LOL_TRAIN).is_dir() and (self.root / LOL_TEST).is_dir():
             return {"train": self.root / LOL_TRAIN, "val": None, "test": self.root / LOL_TEST}
+        if self.pool_test:
+            raise ValueError(
+                f"data.pool_test=true needs the LOL layout ({LOL_TRAIN}/ + {LOL_TEST}/) "
+                f"in data.root={self.root}"
+            )
         if (self.root / self.lq_dirname).is_dir():
             return {"train": self.root, "val": None, "test": None}
         raise FileNotFoundError(
@@ -95,7 +125,17 @@ class PairedImageDataModule(ImageDataModule):
         layout = self._layout()
         train = self._find(layout["train"])  # type: ignore[arg-type]
         given = {s: self._find(d) for s in ("val", "test") if (d := layout[s]) is not None}
-        return fill_splits(train, given, self.split, self.split_seed)
+        if self.pool_test:
+            pool = train + given.pop("test")
+            names = [lq.stem for lq, _ in pool]
+            if len(set(names)) != len(names):
+                raise ValueError(
+                    f"data.pool_test=true: {LOL_TRAIN}/ and {LOL_TEST}/ share file names; "
+                    "pooled pairs must be named apart"
+                )
+            train = sorted(pool, key=lambda pair: (len(pair[0].stem), pair[0].stem))
+        blocks = number_blocks(train, self.block_size) if self.split_by == "blocks" else None
+        return fill_splits(train, given, self.split, self.split_seed, blocks)
 
     def setup(self, stage: str | None = None) -> None:
         if self.pairs:
@@ -114,6 +154,7 @@ class PairedImageDataModule(ImageDataModule):
             "paired data: %d train, %d val, %d test pairs",
             *(len(self.pairs[s]) for s in ("train", "val", "test")),
         )
-        self.train_set = PairedImageDataset(self.pairs["train"], augment=self.augment)
-        self.val_set = PairedImageDataset(self.pairs["val"], crop=self.eval_crop)
-        self.test_set = PairedImageDataset(self.pairs["test"], crop=self.eval_crop)
+        cache = self.cache
+        self.train_set = PairedImageDataset(self.pairs["train"], self.augment, cache=cache)
+        self.val_set = PairedImageDataset(self.pairs["val"], crop=self.eval_crop, cache=cache)
+        self.test_set = PairedImageDataset(self.pairs["test"], crop=self.eval_crop, cache=cache)

@@ -135,11 +135,62 @@ def split_items(items: Sequence, ratios: Sequence[float], seed: int) -> tuple[li
     return tuple([items[i] for i in part] for part in parts)  # type: ignore[return-value]
 
 
+def number_blocks(items: Sequence[Pair], block_size: int) -> list[int]:
+    """The block of each pair: its file number (the stem, `12.png` -> 12) // `block_size`.
+
+    LOL's neighbouring numbers often show one scene at another exposure, so a split that
+    keeps blocks of numbers whole keeps a scene out of two splits."""
+    if block_size < 1:
+        raise ValueError(f"data.block_size must be >= 1, got {block_size}")
+    blocks = []
+    for lq_path, gt_path in items:
+        path = gt_path if lq_path is None else lq_path
+        if not path.stem.isdigit():
+            raise ValueError(
+                f"data.split_by=blocks needs numbered file names (12.png), got {path} "
+                "(use data.split_by=random)"
+            )
+        blocks.append(int(path.stem) // block_size)
+    return blocks
+
+
+def split_blocks(
+    items: Sequence, blocks: Sequence[int], ratios: Sequence[float], seed: int
+) -> tuple[list, list, list]:
+    """`split_items` for groups: whole blocks go to one part, in an order shuffled by `seed`,
+    validation first, then test, until each holds its share of the items; the rest train.
+    Items keep their order inside each part."""
+    ratios = check_ratios(ratios)
+    n = len(items)
+    keys = sorted(set(blocks))
+    order = [keys[i] for i in np.random.default_rng(seed).permutation(len(keys))]
+    wanted = {"val": round(n * ratios[1]), "test": round(n * ratios[2])}
+    owner: dict[int, str] = {}
+    size = {k: sum(1 for b in blocks if b == k) for k in keys}
+    filled = {"val": 0, "test": 0}
+    for key in order:
+        part = next((p for p in ("val", "test") if filled[p] < wanted[p]), "train")
+        owner[key] = part
+        if part != "train":
+            filled[part] += size[key]
+    parts: dict[str, list] = {"train": [], "val": [], "test": []}
+    for item, block in zip(items, blocks, strict=True):
+        parts[owner[block]].append(item)
+    if not parts["train"]:
+        raise ValueError(f"cannot split {n} item(s) by {list(ratios)}: no training items left")
+    return parts["train"], parts["val"], parts["test"]
+
+
 def fill_splits(
-    train: Sequence, given: dict[str, list], ratios: Sequence[float], seed: int
+    train: Sequence,
+    given: dict[str, list],
+    ratios: Sequence[float],
+    seed: int,
+    blocks: Sequence[int] | None = None,
 ) -> dict[str, list]:
     """Train/val/test lists: `given` ones (from their own folders) are kept, the missing ones
-    are cut from `train` by `ratios`, renormalized over the parts being cut."""
+    are cut from `train` by `ratios`, renormalized over the parts being cut; by whole
+    `blocks` (one key per item, see `split_blocks`) when given, else at random."""
     missing = [s for s in ("val", "test") if s not in given]
     if not missing:
         return {"train": list(train), **given}
@@ -148,5 +199,8 @@ def fill_splits(
     cut = [share["train"] / total] + [
         share[s] / total if s in missing else 0.0 for s in ("val", "test")
     ]
-    parts = dict(zip(("train", "val", "test"), split_items(train, cut, seed), strict=True))
+    split = (
+        split_items(train, cut, seed) if blocks is None else split_blocks(train, blocks, cut, seed)
+    )
+    parts = dict(zip(("train", "val", "test"), split, strict=True))
     return {"train": parts["train"], **{s: given.get(s, parts[s]) for s in ("val", "test")}}

@@ -12,7 +12,7 @@ from torch.optim import Optimizer
 from torch.optim.swa_utils import AveragedModel
 
 from lowlight.callbacks.checkpoint import last_good_state
-from lowlight.inference import generator_weights
+from lowlight.loading import generator_weights
 from lowlight.losses.adversarial import AdversarialLoss
 from lowlight.systems.base import EnhancementSystem, check_loss_weights
 

@@ -1,5 +1,5 @@
 import sys
 
-from lowlight.zoo import main
+from lowlight.zoo.pack import main
 
 sys.exit(main())

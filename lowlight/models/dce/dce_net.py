@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -165,30 +163,6 @@ class DCENet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.curves(x)[0]
-
-    @classmethod
-    def from_zero_dce(cls, path: str | Path) -> DCENet:
-        """DCE-Net with the Zero-DCE authors' released weights (`Epoch99.pth`: keys
-        `e_conv1..e_conv7.{weight,bias}`), read with `weights_only=True`."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"Zero-DCE weights not found: {path}")
-        from lowlight.safe import load_checkpoint
-
-        state = load_checkpoint(path, "Zero-DCE weights file")
-        state = {k.removeprefix("module."): v for k, v in state.items()}  # DataParallel saves
-        # the authors' layer names -> ours
-        rename = {
-            f"e_conv{i}.{p}": f"convs.{i - 1}.{p}" for i in range(1, 8) for p in ("weight", "bias")
-        }
-        if set(state) != set(rename):
-            raise ValueError(
-                f"{path} is not a Zero-DCE state dict (expected keys e_conv1..e_conv7, got "
-                f"{sorted(state)[:4]}...)"
-            )
-        net = cls()
-        net.load_state_dict({rename[k]: v for k, v in state.items()})
-        return flush_subnormal_(net)
 
 
 def flush_subnormal_(module: nn.Module) -> nn.Module:

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The LOL study exactly as run for experiments/lol_study/README.md. Every stage is a Hydra
+# sweep (conf/sweep/lol_*.yaml) into a fixed folder with ckpt_path=auto, so running this
+# script again resumes each unfinished job from its last.ckpt and leaves finished jobs alone.
+#   bash experiments/lol_study/run.sh [STAGE ...]    (default: every stage, in order)
+# Stages: generator, losses, mse, color, report. LOL=/path/to/LOL (default: the shared
+# copy), LOG_DIR=... (default: logs/lol_study). The budget is conf/budget/lol_cpu.yaml;
+# add budget=lol_full through EXTRA="budget=lol_full" for the original 100 epochs (a GPU).
+set -euo pipefail
+LOL=${LOL:-../shared/data/lowlight/LOL}
+LOG_DIR=${LOG_DIR:-logs/lol_study}
+EXTRA=${EXTRA:-}
+# The loss the colour-space rows use: the losses stage's best on validation (README).
+BEST_LOSS=${BEST_LOSS:-"system.loss_weights={pixel:1.0,adv:0.01}"}
+
+stage() {
+  local name=$1
+  shift
+  # shellcheck disable=SC2086
+  nice lowlight-train -m "$@" data.root="$LOL" ckpt_path=auto callbacks.progress_bar=null \
+    paths.log_dir="$LOG_DIR/runs" hydra.sweep.dir="$LOG_DIR/$name" $EXTRA
+}
+
+run() {
+  case $1 in
+    generator) stage generator +experiment=lol_gan +sweep=lol_generator ;;
+    losses) stage losses +experiment=lol_gan_seed +sweep=lol_losses ;;
+    mse) stage mse +experiment=lol_gan_seed +sweep=lol_mse ;;
+    color) stage color +experiment=lol_gan_seed +sweep=lol_color "$BEST_LOSS" ;;
+    report)
+      "${PYTHON:-python}" experiments/lol_study/table.py "$LOG_DIR" --lol "$LOL" ;;
+    *) echo "unknown stage: $1 (generator, losses, mse, color, report)" >&2; exit 2 ;;
+  esac
+}
+
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(generator losses mse color report)
+for s in "${stages[@]}"; do run "$s"; done

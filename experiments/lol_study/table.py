@@ -1,0 +1,168 @@
+"""The LOL study's table, grids and curves from its finished runs.
+
+    python experiments/lol_study/table.py logs/lol_study --lol ../shared/data/lowlight/LOL
+
+Each finished job of the study's sweeps (LOG_DIR/<stage>/<job>/results.json) is one row. Its
+best checkpoint (chosen on the validation blocks of our485 by val/psnr) is scored once on
+LOL-v1 eval15 with `lowlight-evaluate` (8-bit outputs; the GT-mean columns are labelled),
+beside the published rows. Writes, next to this script: results.md (the table),
+results.csv, grids/*.jpg (three eval15 images: input | each run | ground truth) and
+curves.png (validation PSNR per epoch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+STAGES = ("losses", "mse", "color", "generator")
+GRID_IMAGES = ("1", "111", "748")  # three eval15 scenes: indoor, dark room, bright objects
+# overrides every job shares (paths, data location, resume): not part of a row's name
+COMMON = ("data.root", "ckpt_path", "callbacks.", "paths.", "hydra.", "+experiment", "+sweep")
+
+
+def finished_runs(log_dir: Path) -> list[tuple[str, str, Path, dict]]:
+    """(stage, label, run folder, results) of every finished job, in stage order."""
+    runs = []
+    for stage in STAGES:
+        for job in sorted((log_dir / stage).glob("[0-9]*"), key=lambda p: int(p.name)):
+            results_file = job / "results.json"
+            if not results_file.is_file():
+                continue
+            results = json.loads(results_file.read_text())
+            if results.get("status") != "finished":
+                continue
+            overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
+            experiment = next(o for o in overrides if o.startswith("+experiment="))
+            kept = [o for o in overrides if not o.startswith(COMMON)]
+            label = f"{stage}{job.name}"
+            runs.append((stage, label, job, {**results, "experiment": experiment, "row": kept}))
+    return runs
+
+
+def val_curve(run: Path) -> list[tuple[int, float]]:
+    """(epoch, val/psnr) rows of the run's metrics.csv (header rows may repeat on resume)."""
+    points, header = [], None
+    with (run / "metrics.csv").open() as f:
+        for row in csv.reader(f):
+            if row and row[0] == "epoch":
+                header = row
+                continue
+            if header and "val/psnr" in header:
+                i = header.index("val/psnr")
+                if i < len(row) and row[i]:
+                    points.append((int(row[0]), float(row[i])))
+    return points
+
+
+def plot_curves(runs, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for _, label, run, _ in runs:
+        points = val_curve(run)
+        if points:
+            ax.plot([e + 1 for e, _ in points], [p for _, p in points], marker="o", label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation PSNR (dB), our485 blocks")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("log_dir", type=Path, help="the study's log folder (run.sh's LOG_DIR)")
+    p.add_argument("--lol", type=Path, required=True, help="the LOL folder (eval15 inside)")
+    p.add_argument("--lpips", help="LPIPS backbone weights (a local torchvision state dict)")
+    p.add_argument("--out", type=Path, default=HERE, help="where the table goes")
+    args = p.parse_args(argv)
+
+    from lowlight.evaluate import main as evaluate
+
+    runs = finished_runs(args.log_dir)
+    if not runs:
+        print(f"error: no finished runs under {args.log_dir}", file=sys.stderr)
+        return 2
+    scored = args.log_dir / "eval15"
+    command = ["--data", str(args.lol), "--gt-mean", "-o", str(scored), "--overwrite", "-q"]
+    command += ["--grid", *GRID_IMAGES, "--methods", "identity"]
+    command += [f"{label}={run}" for _, label, run, _ in runs]
+    command += ["--lpips", args.lpips] if args.lpips else []
+    if evaluate(command) != 0:
+        return 1
+    with (scored / "results.csv").open() as f:
+        table = {row["method"]: row for row in csv.DictReader(f)}
+
+    def cell(label: str, key: str, digits: int) -> str:
+        value = table.get(label, {}).get(key)
+        return f"{float(value):.{digits}f}" if value not in (None, "") else ""
+
+    lpips = " LPIPS |" if args.lpips else ""
+    lines = [
+        "| run | what | best val PSNR (epoch) | eval15 PSNR | SSIM | MAE |"
+        + lpips
+        + " PSNR (GT-mean) | SSIM (GT-mean) | params | GMAC/MP | CPU h |",
+        "|" + " --- |" * (11 + bool(args.lpips)),
+    ]
+    rows_csv = []
+    for stage, label, run, results in runs:
+        curve = val_curve(run)
+        best_epoch = max(curve, key=lambda x: x[1])[0] if curve else None
+        hours = (results.get("fit_seconds", 0) + results.get("test_seconds", 0)) / 3600
+        what = results["experiment"].removeprefix("+experiment=") + " " + " ".join(results["row"])
+        best = results.get("best_score")
+        values = {
+            "val": f"{best:.2f} ({best_epoch + 1})" if best is not None else "",
+            "psnr": cell(label, "psnr", 2),
+            "ssim": cell(label, "ssim", 3),
+            "mae": cell(label, "mae", 4),
+            "lpips": cell(label, "lpips", 3),
+            "psnr_gtmean": cell(label, "psnr (GT-mean)", 2),
+            "ssim_gtmean": cell(label, "ssim (GT-mean)", 3),
+            "params": table.get(label, {}).get("params", ""),
+            "gmac": cell(label, "GMAC/MP", 1),
+            "hours": f"{hours:.2f}",
+        }
+        shown = [values[k] for k in values if k != "lpips" or args.lpips]
+        lines.append(f"| {label} | `{what.strip()}` | " + " | ".join(shown) + " |")
+        rows_csv.append({"run": label, "stage": stage, "what": what.strip(), **values})
+    ident = table.get("identity", {})
+    lines.append(
+        f"| input | (no enhancement) | | {float(ident['psnr']):.2f} | {float(ident['ssim']):.3f}"
+        f" | {float(ident['mae']):.4f} |" + (" |" if args.lpips else "") + " | | 0 | 0 | 0 |"
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.md").write_text("\n".join(lines) + "\n")
+    with (args.out / "results.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows_csv[0]))
+        writer.writeheader()
+        writer.writerows(rows_csv)
+    grids = args.out / "grids"
+    shutil.rmtree(grids, ignore_errors=True)
+    grids.mkdir()
+    from PIL import Image
+
+    for png in sorted((scored / "grids").glob("*.png")):
+        with Image.open(png) as im:
+            im.convert("RGB").save(grids / f"{png.stem}.jpg", quality=85)
+    plot_curves(runs, args.out / "curves.png")
+    print("\n".join(lines))
+    print(f"wrote {args.out / 'results.md'}, results.csv, grids/, curves.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

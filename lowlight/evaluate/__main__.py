@@ -1,0 +1,5 @@
+import sys
+
+from lowlight.evaluate.cli import main
+
+sys.exit(main())
