@@ -18,6 +18,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # test-name fragment -> scenario (first match wins)
 SCENARIOS = [
+    ("bad_setting", "bad setting (CLI): one line, exit 1, no run folder"),
+    ("full_error", "HYDRA_FULL_ERROR=1 still shows the whole trace"),
+    ("esrgan_without", "esrgan without init_checkpoint: stops, naming the key"),
+    ("bad_data", "bad data (CLI): one line naming the file, no untrained checkpoint"),
+    ("empty_source_dir", "empty data.source_dir: one line"),
+    ("refused_resume", "refused resume changes nothing in the run"),
+    ("enhance_image_refuses", "API: floats outside [0, 1] / NaN refused; gray, RGBA as PIL"),
+    ("diverged", "diverged model: an error in enhance, evaluate, export and the API"),
+    ("copied_run_folder", "run folder self-contained (copied, edited results.json)"),
+    ("export_keeps", "export: no silent overwrite, one record per exported file"),
+    ("killed_write", "killed write: no truncated file under the real name"),
+    ("one_exit_rule", "evaluate and enhance: one exit rule (1 when an image is left out)"),
+    ("random_file", "random file as a checkpoint: says plainly what it is not"),
     ("kill", "kill -9 and resume: bit-identical to the uninterrupted run"),
     ("last_ckpt", "last.ckpt is the last epoch"),
     ("best_checkpoint", "best checkpoint survives resume (same, moved, new folder)"),

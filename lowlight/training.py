@@ -96,6 +96,15 @@ def _sync_batchnorm(cfg: DictConfig, system: torch.nn.Module) -> dict[str, Any]:
     return {"sync_batchnorm": False}
 
 
+def _relative(path: str | None, run: Path) -> str | None:
+    if not path:
+        return None
+    try:
+        return Path(path).resolve().relative_to(run.resolve()).as_posix()
+    except ValueError:  # outside the run folder (a checkpoint callback pointed elsewhere)
+        return str(path)
+
+
 def _write_results(out_dir: Path, results: dict[str, Any]) -> None:
     if rank_zero_only.rank == 0:
         part = out_dir / "results.json.part"
@@ -177,7 +186,8 @@ def train(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
                 **results,
                 "status": "failed",
                 "error": f"{type(e).__name__}: {e}",
-                "last_checkpoint": str(last) if last.is_file() else None,
+                # relative to the run folder: a copied folder stays self-contained
+                "last_checkpoint": "checkpoints/last.ckpt" if last.is_file() else None,
             },
         )
         raise
@@ -218,7 +228,8 @@ def _fit_and_test(
             "status": "finished",
             "epochs": trainer.current_epoch,
             "fit_seconds": round(fit_seconds, 1),
-            "best_checkpoint": best_path,
+            # relative to the run folder, which enhance/evaluate/export never leave
+            "best_checkpoint": _relative(best_path, out_dir),
             "best_score": _number(checkpoint.best_model_score) if checkpoint else None,
             "monitor": checkpoint.monitor if checkpoint else None,
             # how val/test were scored (papers score saved 8-bit files, SSIM's valid region)

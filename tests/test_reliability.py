@@ -286,7 +286,10 @@ def test_two_process_cpu_ddp_divides_training_and_scores_the_test_set_once(tmp_p
     datamodule, system = instantiate(cfg.data), instantiate(cfg.system)
     trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False)
     (single,) = trainer.test(
-        system, datamodule, ckpt_path=results["best_checkpoint"], verbose=False
+        system,
+        datamodule,
+        ckpt_path=Path(results["output_dir"]) / results["best_checkpoint"],
+        verbose=False,
     )
     assert set(single) == {k for k in results["test"] if k.startswith("test/")}
     for key, value in single.items():

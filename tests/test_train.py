@@ -129,8 +129,9 @@ def test_a_run_writes_everything_into_its_folder(tmp_path):
     results = train(cfg)
     assert (tmp_path / "config.yaml").is_file()
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
-    best = Path(results["best_checkpoint"])
+    best = tmp_path / results["best_checkpoint"]  # relative to the run folder
     assert best.parent == tmp_path / "checkpoints" and best.name.startswith("epoch000-psnr")
+    assert best.is_file() and not Path(results["best_checkpoint"]).is_absolute()
     assert "val/psnr" in (tmp_path / "metrics.csv").read_text().splitlines()[0]
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
     assert (tmp_path / "images" / "val_epoch000.png").is_file()
