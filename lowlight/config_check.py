@@ -67,9 +67,10 @@ def _split(v: Any) -> bool:
 MANDATORY = "${mandatory:"
 
 
-def mandatory(why: str) -> Any:
+def mandatory(why: str, _node_: Any = None) -> Any:
     """The `${mandatory:...}` resolver: reached only when nothing replaced the marker."""
-    raise ConfigError(f"a mandatory value is missing: {why}")
+    key = _node_._get_full_key(None) if _node_ is not None else "a mandatory value"
+    raise ConfigError(f"{key} is mandatory here ({why}): give {key}=...")
 
 
 def _missing_mandatory(node: Any, key: str = "") -> list[str]:
@@ -101,9 +102,9 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.batch_size": int_at_least(1),
     "data.eval_batch_size": int_at_least(1),
     "data.num_workers": int_at_least(0),
-    "data.train_samples": int_at_least(1),
-    "data.val_samples": int_at_least(1),
-    "data.test_samples": int_at_least(1),
+    "data.train_samples": int_at_least(1, null=True),
+    "data.val_samples": int_at_least(1, null=True),
+    "data.test_samples": int_at_least(1, null=True),
     "data.split": (_split, "three non-negative fractions [train, val, test] summing to 1"),
     "data.augment.crop_size": int_at_least(1, null=True),
     "data.eval_crop": int_at_least(1, null=True),

@@ -98,9 +98,9 @@ def choose_checkpoint(run: Path) -> Path:
     if chosen is None and (run / "checkpoints" / "last.ckpt").is_file():
         chosen = run / "checkpoints" / "last.ckpt"
     if chosen is None:
-        if not (run / "checkpoints").is_dir():
+        if not (run / "checkpoints").is_dir() and status != "failed":
             raise FileNotFoundError(f"{run} has no checkpoints/ folder: not a run of train")
-        others = sorted(p.name for p in (run / "checkpoints").glob("*.ckpt"))
+        others = sorted(p.name for p in (run / "checkpoints").glob("*.ckpt"))  # none if no folder
         why = f" (it failed: {info['error']})" if info.get("error") else ""
         only = f" Found only {', '.join(others)}: pass it explicitly to use it." if others else ""
         raise FileNotFoundError(

@@ -147,9 +147,12 @@ def train(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
     """
     check_config(cfg)  # types and ranges, before anything is built or written
     out_dir = Path(cfg.paths.output_dir)
-    if cfg.get("ckpt_path") == "auto" and (done := _finished(out_dir)) is not None:
-        # a sweep rerun to resume its unfinished jobs (experiments/*/run.sh) skips the rest
-        log.info("%s finished earlier (ckpt_path=auto): its results.json stands", out_dir)
+    done = _finished(out_dir) if cfg.get("ckpt_path") == "auto" else None
+    wanted = cfg.trainer.get("max_epochs")
+    if done is not None and isinstance(wanted, int) and done.get("epochs", -1) >= wanted > 0:
+        # nothing left to train: a sweep rerun to resume its unfinished jobs
+        # (experiments/*/run.sh) leaves the finished ones alone; more epochs continue
+        log.info("%s finished its %d epochs earlier: its results.json stands", out_dir, wanted)
         return done
     ckpt = _resume_path(cfg.get("ckpt_path"), out_dir)
     with open_dict(cfg):

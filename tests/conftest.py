@@ -33,6 +33,15 @@ TINY_DATA = {
         "data.eval_batch_size=4",
     ],
     "sr": ["data.crop_size=32", "data.train_samples=8", "data.batch_size=4"],
+    "lol": [  # a tiny LOL layout, written on first use (tiny_lol)
+        "data.root=${oc.env:LOWLIGHT_TINY_LOL}",
+        "data.block_size=1",
+        "data.augment.crop_size=32",
+        "data.batch_size=2",
+        "data.eval_crop=32",
+        "data.val_samples=2",
+        "data.test_samples=2",
+    ],
 }
 TINY_COMMON = [
     "trainer.accelerator=cpu",
@@ -52,10 +61,29 @@ def data_choice(overrides: list[str]) -> str:
     return cfg.hydra.runtime.choices["data"]
 
 
+def tiny_lol() -> Path:
+    """A tiny LOL folder (our485: 6 numbered pairs, eval15: 2), made once per session; its
+    path is in LOWLIGHT_TINY_LOL, which TINY_DATA["lol"] reads (subprocesses inherit it)."""
+    if "LOWLIGHT_TINY_LOL" not in os.environ:
+        import tempfile
+
+        root = Path(tempfile.mkdtemp(prefix="lowlight-tiny-lol-"))
+        make_pairs(root / "our485", n=6, size=(48, 40))
+        make_pairs(root / "eval15", n=2, size=(48, 40), seed=1)
+        for i, pair in enumerate(sorted((root / "eval15" / "low").iterdir())):
+            for side in ("low", "high"):  # eval15 numbers apart from our485's
+                (root / "eval15" / side / pair.name).rename(root / "eval15" / side / f"9{i}.png")
+        os.environ["LOWLIGHT_TINY_LOL"] = str(root)
+    return Path(os.environ["LOWLIGHT_TINY_LOL"])
+
+
 def tiny(experiment: str) -> list[str]:
     """`+experiment=NAME` and the overrides that make it tiny."""
     first = [f"+experiment={experiment}"]
-    return first + TINY_DATA[data_choice(first)] + TINY_COMMON
+    data = data_choice(first)
+    if data == "lol":
+        tiny_lol()
+    return first + TINY_DATA[data] + TINY_COMMON
 
 
 def pytest_collection_modifyitems(config, items):

@@ -431,7 +431,7 @@ def test_evaluate_reads_ahead_reports_progress_in_logs_and_scoring_time(tmp_path
         args = ["--data", str(tmp_path / "d"), "--methods", "identity", "gamma", "-o", str(out)]
         args += ["--workers", "2"] + (["--score-float64"] if dtype == "float64" else [])
         with caplog.at_level(logging.INFO, logger="lowlight.evaluate"):
-            assert evaluate_main(args) == 0
+            assert evaluate_main(args) == 1  # 05 left out
         runs[dtype] = {(r["image"], r["method"]): r for r in _read_csv(out / "per_image.csv")}
     lines = [r.getMessage() for r in caplog.records if "images (" in r.getMessage()]
     assert [line.split(" (")[0] for line in lines[:2]] == [
@@ -608,9 +608,10 @@ def test_an_onnx_file_copied_alone_still_runs_and_the_cli_lists_every_file(
     folder, _ = fake_run(tmp_path / "run", GENERATORS["rrdbnet"])
     assert export_main([str(folder)]) == 0
     printed = capsys.readouterr().out
-    done = json.loads((folder / "export" / "model.json").read_text())
-    assert done["files"] == ["model.onnx", "model.json"], "weights inside the .onnx"
-    assert sorted(p.name for p in (folder / "export").iterdir()) == ["model.json", "model.onnx"]
+    done = json.loads((folder / "export" / "model.onnx.json").read_text())
+    assert done["files"] == ["model.onnx", "model.onnx.json"], "weights inside the .onnx"
+    listed = sorted(p.name for p in (folder / "export").iterdir())
+    assert listed == ["model.onnx", "model.onnx.json"]
     for name in done["files"]:
         assert f"wrote {folder / 'export' / name}" in printed
     alone = tmp_path / "elsewhere"

@@ -132,7 +132,8 @@ def test_enhance_image_loads_each_model_once(shipped, monkeypatch):
 @pytest.mark.parametrize(
     ("img", "error", "match"),
     [
-        (np.zeros((8, 8), np.uint8), ValueError, "HxWx3"),
+        (np.zeros((8, 8, 2), np.uint8), ValueError, "HxW \\(gray\\), HxWx3 \\(RGB\\) or HxWx4"),
+        (np.full((8, 8, 3), 255.0, np.float32), ValueError, r"in \[0, 1\], got values in \[255"),
         (np.zeros((8, 8, 3), np.int32), ValueError, "uint8, uint16 or float"),
         (torch.zeros(2, 3, 8, 8), ValueError, r"\(3, H, W\)"),
         (torch.zeros(3, 8, 8, dtype=torch.uint8), ValueError, "float"),

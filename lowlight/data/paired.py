@@ -41,6 +41,7 @@ class PairedImageDataModule(ImageDataModule):
             one scene at another exposure; a random split would validate on scenes it trains on.
         pool_test: LOL layout only: put `eval15/` with `our485/` and cut all three splits
             from the pool by `split` (the original LLE GAN study's 70/20/10 of all pairs).
+        val_samples, test_samples: use at most this many validation / test pairs.
         cache: decode every image once at setup and keep it in memory (uint8; LOL's 485
             pairs take 0.7 GB), instead of decoding each training crop's pair again.
         augment: training augmentation (crop, flips, ...); None trains on whole images.
@@ -65,6 +66,8 @@ class PairedImageDataModule(ImageDataModule):
         cache: bool = False,
         augment: PairAugment | None = None,
         eval_crop: int | None = None,
+        val_samples: int | None = None,
+        test_samples: int | None = None,
         skip_invalid: bool = False,
         batch_size: int = 8,
         eval_batch_size: int = 1,
@@ -92,6 +95,7 @@ class PairedImageDataModule(ImageDataModule):
         self.cache = cache
         self.augment = augment
         self.eval_crop = eval_crop
+        self.limits = {"val": val_samples, "test": test_samples}
         self.skip_invalid = skip_invalid
         self.pairs: dict[str, list[Pair]] = {}
 
@@ -140,7 +144,7 @@ class PairedImageDataModule(ImageDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.pairs:
             return
-        pairs = self.resolve_pairs()
+        pairs = {k: v[: self.limits.get(k)] for k, v in self.resolve_pairs().items()}
         train_crop = self.augment.min_side if self.augment else None
         crops = {"train": train_crop, "val": self.eval_crop, "test": self.eval_crop}
         self.pairs = {

@@ -175,6 +175,7 @@ class SRDataset(Dataset):
         seed: int = 0,
         cache: bool = False,
         names: Sequence[str] | None = None,
+        eval_crop: int | None = None,
     ) -> None:
         if names is not None and len(names) != len(items):
             raise ValueError(f"{len(names)} names for {len(items)} SR items")
@@ -193,6 +194,8 @@ class SRDataset(Dataset):
         self.seed = seed
         self.names = list(names) if names is not None else [hr.stem for _, hr in self.items]
         self._load = ImageCache(cache)
+        # evaluation: the HR centre crop of this side (snapped down to the scale), None: whole
+        self.eval_crop = None if eval_crop is None else max(scale, eval_crop // scale * scale)
 
     def __len__(self) -> int:
         return self.length if self.length is not None else len(self.items)
@@ -221,9 +224,23 @@ class SRDataset(Dataset):
                 lr = lr[t : t + s, l_ : l_ + s]
             hr, *rest = _flip_rotate([hr] + ([lr] if lr is not None else []), rng, self.flips)
             lr = rest[0] if rest else None
+        elif self.eval_crop is not None:
+            hr, lr = _centre_crop(hr, lr, self.eval_crop, self.scale)
         if lr is None:
             lr = self.degradation(np.ascontiguousarray(hr), rng)  # type: ignore[misc]
         return {"lq": to_tensor(lr), "gt": to_tensor(hr), "name": self.names[item]}
+
+
+def _centre_crop(hr: np.ndarray, lr: np.ndarray | None, size: int, scale: int):
+    """The HR centre crop of `size` (at most the image) on the scale's grid, and LR's match."""
+    h, w = min(size, hr.shape[0]), min(size, hr.shape[1])
+    top = (hr.shape[0] - h) // 2 // scale * scale
+    left = (hr.shape[1] - w) // 2 // scale * scale
+    hr = hr[top : top + h, left : left + w]
+    if lr is not None:
+        t, l_ = top // scale, left // scale
+        lr = lr[t : t + h // scale, l_ : l_ + w // scale]
+    return hr, lr
 
 
 class SRDataModule(ImageDataModule):
@@ -240,6 +257,8 @@ class SRDataModule(ImageDataModule):
         lr_dir: LR images with the HR file names, `scale` times smaller (paired training).
         crop_size: HR training crop (a multiple of `scale`).
         train_samples: random crops per epoch; None = one crop per training image.
+        eval_crop: HR centre crop of validation and test images (None: whole images).
+        val_samples, test_samples: use at most this many validation / test images.
     """
 
     def __init__(
@@ -255,6 +274,9 @@ class SRDataModule(ImageDataModule):
         vflip: float = 0.5,
         rot90: float = 0.5,
         train_samples: int | None = None,
+        eval_crop: int | None = None,
+        val_samples: int | None = None,
+        test_samples: int | None = None,
         split: Sequence[float] = (0.7, 0.2, 0.1),
         split_seed: int = 0,
         max_images: int | None = None,
@@ -291,6 +313,8 @@ class SRDataModule(ImageDataModule):
         self.crop_size = crop_size
         self.flips = (hflip, vflip, rot90)
         self.train_samples = train_samples
+        self.eval_crop = eval_crop
+        self.limits = {"val": val_samples, "test": test_samples}
         self.split = check_ratios(split)
         self.split_seed = split_seed
         self.max_images = max_images
@@ -330,6 +354,7 @@ class SRDataModule(ImageDataModule):
             if d
         }
         splits = fill_splits(train, given, self.split, self.split_seed)
+        splits = {k: v[: self.limits.get(k)] for k, v in splits.items()}
         scale = 1 if self.same_size else self.scale
         crops = {"train": self.crop_size, "val": None, "test": None}
         self.items = {
@@ -352,5 +377,6 @@ class SRDataModule(ImageDataModule):
             cache=len(self.items["train"]) <= CACHE_LIMIT,
             **common,
         )
+        common["eval_crop"] = self.eval_crop
         self.val_set = SRDataset(self.items["val"], seed=self.split_seed + 1, **common)
         self.test_set = SRDataset(self.items["test"], seed=self.split_seed + 2, **common)

@@ -51,6 +51,7 @@ class UnpairedImageDataModule(ImageDataModule):
     Args:
         augment: training augmentation; its `crop_size` is the training crop (Zero-DCE: 256).
         eval_crop: centre crop for validation/test images (None = whole images).
+        val_samples, test_samples: use at most this many validation / test images.
         max_images: use at most this many images of `root` (the first by name).
     """
 
@@ -61,6 +62,8 @@ class UnpairedImageDataModule(ImageDataModule):
         test_dir: str | None = None,
         augment: PairAugment | None = None,
         eval_crop: int | None = None,
+        val_samples: int | None = None,
+        test_samples: int | None = None,
         split: Sequence[float] = (0.7, 0.2, 0.1),
         split_seed: int = 0,
         max_images: int | None = None,
@@ -78,6 +81,7 @@ class UnpairedImageDataModule(ImageDataModule):
         self.test_dir = Path(test_dir) if test_dir else None
         self.augment = augment
         self.eval_crop = eval_crop
+        self.limits = {"val": val_samples, "test": test_samples}
         self.split = check_ratios(split)
         self.split_seed = split_seed
         self.max_images = max_images
@@ -97,6 +101,7 @@ class UnpairedImageDataModule(ImageDataModule):
         folders = {"val": self.val_dir, "test": self.test_dir}
         given = {k: list_images(d) for k, d in folders.items() if d}
         splits = fill_splits(train, given, self.split, self.split_seed)
+        splits = {k: v[: self.limits.get(k)] for k, v in splits.items()}
         train_crop = self.augment.min_side if self.augment else None
         crops = {"train": train_crop, "val": self.eval_crop, "test": self.eval_crop}
         self.paths = {k: self._checked(v, crops[k]) for k, v in splits.items()}
