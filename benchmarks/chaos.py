@@ -31,6 +31,7 @@ SCENARIOS = [
     ("killed_write", "killed write: no truncated file under the real name"),
     ("one_exit_rule", "evaluate and enhance: one exit rule (1 when an image is left out)"),
     ("random_file", "random file as a checkpoint: says plainly what it is not"),
+    ("size_keys", "the same size keys shrink every experiment (CLI)"),
     ("kill", "kill -9 and resume: bit-identical to the uninterrupted run"),
     ("last_ckpt", "last.ckpt is the last epoch"),
     ("best_checkpoint", "best checkpoint survives resume (same, moved, new folder)"),

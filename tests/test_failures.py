@@ -293,3 +293,15 @@ def test_a_random_file_as_a_checkpoint_says_what_it_is_not(tmp_path):
     assert done.returncode == 2
     (line,) = error_lines(done)
     assert "model.ckpt: not a checkpoint: neither a PyTorch file (zip) nor a pickle" in line
+
+
+def test_the_same_size_keys_shrink_an_sr_experiment_from_the_command_line(tmp_path):
+    """`data.eval_crop` / `data.val_samples` / `data.test_samples` work for every experiment
+    (they failed with +experiment=esrgan_psnr and esrgan)."""
+    keys = ["data.eval_crop=32", "data.val_samples=2", "data.test_samples=2", "data.batch_size=2"]
+    args = ["lowlight.train", "+experiment=esrgan_psnr", "data.crop_size=32", "data.scale=2"]
+    args += ["data.train_samples=4", "system.generator.num_block=1", *keys, *cli_args(TINY_COMMON)]
+    done = run(args, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (results,) = tmp_path.glob("logs/esrgan_psnr/*/results.json")
+    assert json.loads(results.read_text())["status"] == "finished"

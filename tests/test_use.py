@@ -29,7 +29,7 @@ from lowlight.inference import (
     run_tiled,
     whole_image_context,
 )
-from lowlight.loading import load_model
+from lowlight.loading import LoadedModel, load_model
 from lowlight.models.dce import DCENet
 from lowlight.models.generators import UNet
 from lowlight.ops.color import to_color_space
@@ -709,3 +709,19 @@ def test_evaluate_the_authors_zero_dce_on_lime(tmp_path):
     )
     assert rows["zero_dce"]["params"] == "79416" and float(rows["zero_dce"]["GMAC/MP"]) > 70
     assert (out / "grids" / "6.png").is_file()
+
+
+def test_progress_counts_the_tiles_of_a_large_image():
+    """`progress(done, total)` after each tile (the API's callback; enhance's progress line)."""
+    torch.manual_seed(0)
+    net = InferenceNet(UNet(channels=[4, 8], global_context=True)).eval()
+    model = LoadedModel("tiny", net, Path("tiny"))
+    calls = []
+    x = torch.rand(3, 200, 260)
+    enhance_image([model], x, tile=96, progress=lambda done, total: calls.append((done, total)))
+    total = calls[-1][1]
+    assert calls == [(i, total) for i in range(1, total + 1)], calls
+    assert total > 6  # 3 x 3 output tiles, and the whole-image summary's tiles before them
+    calls.clear()
+    enhance_image([model], x, tile=0, progress=lambda *a: calls.append(a))
+    assert calls == [], "an untiled image reports no tiles"

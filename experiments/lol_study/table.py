@@ -5,9 +5,9 @@
 Each finished job of the study's sweeps (LOG_DIR/<stage>/<job>/results.json) is one row. Its
 best checkpoint (chosen on the validation blocks of our485 by val/psnr) is scored once on
 LOL-v1 eval15 with `lowlight-evaluate` (8-bit outputs; the GT-mean columns are labelled),
-beside the published rows. Writes, next to this script: results.md (the table),
-results.csv, grids/*.jpg (three eval15 images: input | each run | ground truth) and
-curves.png (validation PSNR per epoch).
+beside the published rows. Writes, next to this script: results.md (the table; also put
+between the `<!-- table -->` markers of README.md), results.csv, grids/*.jpg (three eval15
+images: input | each run | ground truth) and curves.png (validation PSNR per epoch).
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     scored = args.log_dir / "eval15"
     command = ["--data", str(args.lol), "--gt-mean", "-o", str(scored), "--overwrite", "-q"]
-    command += ["--grid", *GRID_IMAGES, "--methods", "identity"]
+    command += ["--grid", *GRID_IMAGES, "--methods"]
     command += [f"{label}={run}" for _, label, run, _ in runs]
     command += ["--lpips", args.lpips] if args.lpips else []
     if evaluate(command) != 0:
@@ -139,10 +139,12 @@ def main(argv: list[str] | None = None) -> int:
         shown = [values[k] for k in values if k != "lpips" or args.lpips]
         lines.append(f"| {label} | `{what.strip()}` | " + " | ".join(shown) + " |")
         rows_csv.append({"run": label, "stage": stage, "what": what.strip(), **values})
-    ident = table.get("identity", {})
+    ident = runs[0][3]["test"]  # every run's test also scores the unenhanced input
     lines.append(
-        f"| input | (no enhancement) | | {float(ident['psnr']):.2f} | {float(ident['ssim']):.3f}"
-        f" | {float(ident['mae']):.4f} |" + (" |" if args.lpips else "") + " | | 0 | 0 | 0 |"
+        f"| input | (no enhancement) | | {ident['test/input_psnr']:.2f} | "
+        f"{ident['test/input_ssim']:.3f} | {ident['test/input_mae']:.4f} |"
+        + (" |" if args.lpips else "")
+        + " | | 0 | 0 | 0 |"
     )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.md").write_text("\n".join(lines) + "\n")
@@ -159,6 +161,14 @@ def main(argv: list[str] | None = None) -> int:
         with Image.open(png) as im:
             im.convert("RGB").save(grids / f"{png.stem}.jpg", quality=85)
     plot_curves(runs, args.out / "curves.png")
+    readme = args.out / "README.md"
+    if readme.is_file():  # the table between its markers in the write-up, kept in step
+        text = readme.read_text()
+        start, end = "<!-- table -->", "<!-- /table -->"
+        if start in text and end in text:
+            head, rest = text.split(start, 1)
+            text = head + start + "\n" + "\n".join(lines) + "\n" + end + rest.split(end, 1)[1]
+            readme.write_text(text)
     print("\n".join(lines))
     print(f"wrote {args.out / 'results.md'}, results.csv, grids/, curves.png")
     return 0
