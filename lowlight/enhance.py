@@ -201,9 +201,7 @@ def enhance_files(
                         half,
                         ensemble,
                         bf16=bf16,
-                        progress=lambda done, total, name=src.name: bar.show(
-                            f"{name}: tile {done}/{total}"
-                        ),
+                        progress=lambda done, total, name=src.name: bar.tiles(name, done, total),
                     )
                     write_image(dst, out.permute(1, 2, 0).numpy().astype(np.float32), bits)
                     done["written"].append(dst)

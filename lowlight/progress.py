@@ -19,7 +19,7 @@ class ImageProgress:
         self.what, self.total, self.enabled, self.every, self.done = what, total, enabled, every, 0
         self.log = log
         self.tty = sys.stderr.isatty()
-        self.started = time.perf_counter()
+        self.started = self._tile_logged = time.perf_counter()
         columns = [
             TextColumn(f"[bold]{what}"),
             BarColumn(),
@@ -39,6 +39,19 @@ class ImageProgress:
 
     def show(self, name: str) -> None:
         self.bar.update(self.task, description=name)
+
+    def tiles(self, name: str, done: int, total: int, every_s: float = 10.0) -> None:
+        """Progress inside one large image: the bar says `NAME: tile 12/48`; where output
+        goes to a file, a log line at most every `every_s` seconds and at the last tile."""
+        self.show(f"{name}: tile {done}/{total}")
+        if not self.enabled or self.tty:
+            return
+        now = time.perf_counter()
+        if done == total or now - self._tile_logged >= every_s:
+            self._tile_logged = now
+            self.log.info(
+                "%s: %s tile %d/%d, %.0f s", self.what, name, done, total, now - self.started
+            )
 
     def advance(self, name: str) -> None:
         self.bar.advance(self.task)

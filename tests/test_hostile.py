@@ -232,7 +232,14 @@ def test_bad_config_values_are_refused_before_any_work(override, message, tmp_pa
 
 def test_every_shipped_experiment_passes_the_config_check():
     from conftest import CONF
-    from lowlight.config_check import check_config
+    from lowlight.config_check import ConfigError, check_config
 
+    needs = {  # the mandatory values an experiment states (a missing one is its own test)
+        "esrgan": ["system.init_checkpoint=stage1.ckpt"],
+        "lol_gan": ["data.root=LOL"],
+        "lol_gan_seed": ["data.root=LOL"],
+    }
     for path in sorted((CONF / "experiment").glob("*.yaml")):
-        check_config(compose_cfg([f"+experiment={path.stem}"]))
+        check_config(compose_cfg([f"+experiment={path.stem}", *needs.get(path.stem, [])]))
+    with pytest.raises(ConfigError, match="system.init_checkpoint is mandatory"):
+        check_config(compose_cfg(["+experiment=esrgan"]))

@@ -252,6 +252,17 @@ def test_enhance_reports_progress_in_log_lines_when_not_in_a_terminal(lle_run, t
     assert lines == ["enhance: 10/12 images", "enhance: 12/12 images"]
 
 
+def test_enhance_reports_the_tiles_of_a_large_photo(lle_run, tmp_path, caplog):
+    """A photo run in tiles is not silent: the last tile is always logged (and one line every
+    10 s before it), as the progress bar shows `NAME: tile k/n` in a terminal."""
+    write_image(tmp_path / "big.png", random_image(np.random.default_rng(3), 160, 200) * 0.3)
+    args = [str(tmp_path / "big.png"), "-o", str(tmp_path / "out"), "--model", str(lle_run)]
+    with caplog.at_level(logging.INFO, logger="lowlight.enhance"):
+        assert enhance_main([*args, "--tile", "64"]) == 0
+    tiles = [r.getMessage() for r in caplog.records if " tile " in r.getMessage()]
+    assert tiles and re.search(r"enhance: big\.png tile (\d+)/\1, \d+ s$", tiles[-1]), tiles
+
+
 def test_enhance_with_the_self_ensemble(lle_run, tmp_path):
     (photo,) = _photos(tmp_path / "in", n=1)
     out = tmp_path / "out"
