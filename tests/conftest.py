@@ -150,8 +150,8 @@ def fake_run(folder, overrides):
     cfg = compose_cfg(overrides, folder)
     folder.mkdir(parents=True)
     OmegaConf.save(cfg, folder / "config.yaml", resolve=True)
+    torch.manual_seed(0)  # the same weights whatever ran before in the process
     system = instantiate(cfg.system)
-    torch.manual_seed(0)
     with torch.no_grad():  # not the default init: loading must really replace weights
         for p in system.generator.parameters():
             p.add_(0.01 * torch.randn_like(p))
