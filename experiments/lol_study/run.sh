@@ -3,7 +3,8 @@
 # sweep (conf/sweep/lol_*.yaml) into a fixed folder with ckpt_path=auto, so running this
 # script again resumes each unfinished job from its last.ckpt and leaves finished jobs alone.
 #   bash experiments/lol_study/run.sh [STAGE ...]    (default: every stage, in order)
-# Stages: generator, losses, mse, color, report. LOL=/path/to/LOL (default: the shared
+# Stages: generator, losses, mse, color, generator_best (the suite's generator with BEST_LOSS),
+# report. LOL=/path/to/LOL (default: the shared
 # copy), LOG_DIR=... (default: logs/lol_study). The budget is conf/budget/lol_cpu.yaml;
 # add budget=lol_full through EXTRA="budget=lol_full" for the original 100 epochs (a GPU).
 set -euo pipefail
@@ -27,12 +28,13 @@ run() {
     losses) stage losses +experiment=lol_gan_seed +sweep=lol_losses ;;
     mse) stage mse +experiment=lol_gan_seed +sweep=lol_mse ;;
     color) stage color +experiment=lol_gan_seed +sweep=lol_color "$BEST_LOSS" ;;
+    generator_best) stage generator_best +experiment=lol_gan +sweep=lol_generator "$BEST_LOSS" ;;
     report)
       "${PYTHON:-python}" experiments/lol_study/table.py "$LOG_DIR" --lol "$LOL" ;;
-    *) echo "unknown stage: $1 (generator, losses, mse, color, report)" >&2; exit 2 ;;
+    *) echo "unknown stage: $1 (generator, losses, mse, color, generator_best, report)" >&2; exit 2 ;;
   esac
 }
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(generator losses mse color report)
+[ ${#stages[@]} -gt 0 ] || stages=(generator losses mse color generator_best report)
 for s in "${stages[@]}"; do run "$s"; done
