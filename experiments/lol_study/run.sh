@@ -11,8 +11,9 @@ set -euo pipefail
 LOL=${LOL:-../shared/data/lowlight/LOL}
 LOG_DIR=${LOG_DIR:-logs/lol_study}
 EXTRA=${EXTRA:-}
-# The loss the colour-space rows use: the losses stage's best on validation (README).
-BEST_LOSS=${BEST_LOSS:-"system.loss_weights={pixel:1.0,adv:0.01}"}
+# The loss the colour and generator_best rows use: the losses stage's best on validation
+# (README); so far L1 only, the best of the finished loss rows.
+BEST_LOSS=${BEST_LOSS:-"system.loss_weights={pixel:1.0,adv:0.0}"}
 
 stage() {
   local name=$1
