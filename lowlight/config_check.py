@@ -67,10 +67,14 @@ def _split(v: Any) -> bool:
 MANDATORY = "${mandatory:"
 
 
+def _mandatory_message(key: str, why: str) -> str:
+    return f"{key} is mandatory here ({why}): give {key}=..."
+
+
 def mandatory(why: str, _node_: Any = None) -> Any:
     """The `${mandatory:...}` resolver: reached only when nothing replaced the marker."""
     key = _node_._get_full_key(None) if _node_ is not None else "a mandatory value"
-    raise ConfigError(f"{key} is mandatory here ({why}): give {key}=...")
+    raise ConfigError(_mandatory_message(key, why))
 
 
 def _missing_mandatory(node: Any, key: str = "") -> list[str]:
@@ -80,7 +84,7 @@ def _missing_mandatory(node: Any, key: str = "") -> list[str]:
         return [m for i, v in enumerate(node) for m in _missing_mandatory(v, f"{key}{i}.")]
     if isinstance(node, str) and node.startswith(MANDATORY):
         why = node[len(MANDATORY) : -1].strip().strip("'\"")
-        return [f"{key.rstrip('.')} is mandatory here ({why}): give {key.rstrip('.')}=..."]
+        return [_mandatory_message(key.rstrip("."), why)]
     return []
 
 

@@ -236,11 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         for spec in specs:  # a wrong name is told at once, before torch loads
             if not Path(spec).exists() and not zoo.is_shipped(spec):
-                raise FileNotFoundError(
-                    f"model not found: {spec} (a shipped name: "
-                    f"{', '.join(zoo.shipped_names()) or 'none installed'}; a run folder, "
-                    ".ckpt or .pth)"
-                )
+                raise zoo.model_not_found(spec)
         inputs = collect_inputs(args.inputs)
         from lowlight.inference import select_device
         from lowlight.loading import load_model

@@ -156,10 +156,7 @@ def load_model(spec: str | Path, arch: str = "auto", name: str | None = None) ->
         model.name = name or model.name
         return model
     if not path.exists():
-        shipped = ", ".join(zoo.shipped_names()) or "none installed"
-        raise FileNotFoundError(
-            f"model not found: {path} (a shipped name: {shipped}; a run folder, .ckpt or .pth)"
-        )
+        raise zoo.model_not_found(path)
     if arch == "zero_dce" or (arch == "auto" and _is_zero_dce_file(path)):
         net = InferenceNet(load_zero_dce(path)).eval()
         return LoadedModel(name or "zero_dce", net, path, checkpoint=path)

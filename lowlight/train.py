@@ -29,7 +29,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from lowlight.config_check import mandatory
-from lowlight.run_folder import run_of_checkpoint
+from lowlight.run_folder import resume_state, run_of_checkpoint
 from lowlight.sweeps import run_name, sqlite_url, study_seed, trials_left
 
 log = logging.getLogger(__name__)
@@ -83,19 +83,16 @@ def claim_run_dir(parent: str, resume_from: str | None = None) -> str:
     return _claimed[key]
 
 
+_checked: set[str] = set()  # resume checkpoints already found loadable in this process
+
+
 def _check_resumable(ckpt: str) -> None:
     """A checkpoint that cannot be loaded safely is refused while the run folder is being
     chosen, so that a refused resume changes nothing in the run it names (Hydra rewrites
     RUN/.hydra/ as soon as the folder is known)."""
-    if ckpt in _claimed:
-        return
-    from lowlight.safe import load_checkpoint
-
-    try:
-        load_checkpoint(ckpt)
-    except ValueError as e:
-        raise ValueError(f"ckpt_path={e}") from None
-    _claimed[ckpt] = ckpt
+    if ckpt not in _checked:
+        resume_state(ckpt)
+        _checked.add(ckpt)
 
 
 def claim_sweep_dir(parent: str) -> str:

@@ -22,8 +22,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lowlight.config_check import check_config
 from lowlight.loggers import RunCSVLogger
-from lowlight.run_folder import run_of_checkpoint
-from lowlight.safe import load_checkpoint
+from lowlight.run_folder import resume_state, run_of_checkpoint
 
 log = logging.getLogger("lowlight.train")
 
@@ -56,15 +55,6 @@ def _number(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) else None
-
-
-def _checkpoint_state(path: str) -> dict:
-    """The checkpoint as plain data, refusing pickled code before Lightning reads it (a
-    checkpoint may come from someone else; Lightning's own load is not restricted)."""
-    try:
-        return load_checkpoint(path)
-    except ValueError as e:
-        raise ValueError(f"ckpt_path={e}") from None
 
 
 def _carry_best(state: dict, ckpt: Path, out_dir: Path) -> None:
@@ -161,7 +151,7 @@ def train(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
     if ckpt:
         if not Path(ckpt).is_file():
             raise FileNotFoundError(f"ckpt_path={ckpt}: no such checkpoint file")
-        state = _checkpoint_state(ckpt)
+        state = resume_state(ckpt)
     old = sorted((out_dir / "checkpoints").glob("*.ckpt"))
     if old and not ckpt:
         # Never overwrite a finished run; and Lightning would silently resume from these.

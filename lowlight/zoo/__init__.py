@@ -41,6 +41,14 @@ def is_shipped(spec: object, folder: Path | None = None) -> bool:
     return isinstance(spec, str) and spec in shipped_names(folder)
 
 
+def model_not_found(spec: object) -> FileNotFoundError:
+    """The error for a model that is neither a shipped name nor an existing path."""
+    shipped = ", ".join(shipped_names()) or "none installed"
+    return FileNotFoundError(
+        f"model not found: {spec} (a shipped name: {shipped}; a run folder, .ckpt or .pth)"
+    )
+
+
 def describe(name: str, folder: Path | None = None) -> dict:
     """The model's `NAME.yaml` as a dict."""
     folder = zoo_folder(folder)
