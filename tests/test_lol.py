@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hydra.utils import instantiate
 
-from conftest import SHARED_DATA, compose_cfg
+from conftest import SHARED_DATA, compose_cfg, tiny_lol
 from lowlight.data.io import read_image, write_image
 from lowlight.data.pairs import number_blocks, split_blocks
 
@@ -68,6 +68,22 @@ def test_a_users_own_png_lol_with_all_485_numbers_splits_by_blocks(tmp_path):
     assert len(dm.pairs["test"]) == 10
     assert not _blocks_of(dm.pairs["train"]) & _blocks_of(dm.pairs["val"])
     assert len(dm.pairs["train"]) + len(dm.pairs["val"]) == 50
+
+
+def test_the_whole_photo_budget_trains_on_uncropped_photos_of_one_shape(tmp_path):
+    """budget=lol_whole (the study's `whole` stage): every training sample is the whole
+    photo, never turned a quarter (a batch of 600x400 and 400x600 photos cannot stack)."""
+    root = tiny_lol()
+    overrides = ["+experiment=lol_gan", "budget=lol_whole", f"data.root={root}", "data.block_size=1"]
+    cfg = compose_cfg(overrides, tmp_path / "run")
+    assert cfg.data.augment.crop_size is None and cfg.data.augment.rot90 == 0
+    dm = instantiate(cfg.data)
+    dm.setup()
+    h, w = read_image(dm.pairs["train"][0][0]).shape[:2]
+    assert h != w  # a quarter turn would show
+    for _ in range(3):  # the augmentation is random: a few epochs' worth of batches
+        for batch in dm.train_dataloader():
+            assert batch["lq"].shape == batch["gt"].shape == (cfg.data.batch_size, 3, h, w)
 
 
 def test_lol_needs_its_root(tmp_path):

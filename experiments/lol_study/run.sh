@@ -4,7 +4,8 @@
 # script again resumes each unfinished job from its last.ckpt and leaves finished jobs alone.
 #   bash experiments/lol_study/run.sh [STAGE ...]    (default: every stage, in order)
 # Stages: generator, losses, mse, color, generator_best (the suite's generator with BEST_LOSS),
-# report. LOL=/path/to/LOL (default: the shared
+# whole (the same generator with BEST_LOSS trained on whole photos: budget=lol_whole, a row
+# at its own budget), report. LOL=/path/to/LOL (default: the shared
 # copy), LOG_DIR=... (default: logs/lol_study). The budget is conf/budget/lol_cpu.yaml;
 # add budget=lol_full through EXTRA="budget=lol_full" for the original 100 epochs (a GPU).
 set -euo pipefail
@@ -30,12 +31,13 @@ run() {
     mse) stage mse +experiment=lol_gan_seed +sweep=lol_mse ;;
     color) stage color +experiment=lol_gan_seed +sweep=lol_color "$BEST_LOSS" ;;
     generator_best) stage generator_best +experiment=lol_gan +sweep=lol_generator "$BEST_LOSS" ;;
+    whole) stage whole +experiment=lol_gan budget=lol_whole "$BEST_LOSS" ;;
     report)
       "${PYTHON:-python}" experiments/lol_study/table.py "$LOG_DIR" --lol "$LOL" ;;
-    *) echo "unknown stage: $1 (generator, losses, mse, color, generator_best, report)" >&2; exit 2 ;;
+    *) echo "unknown stage: $1 (generator, losses, mse, color, generator_best, whole, report)" >&2; exit 2 ;;
   esac
 }
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(generator losses mse color generator_best report)
+[ ${#stages[@]} -gt 0 ] || stages=(generator losses mse color generator_best whole report)
 for s in "${stages[@]}"; do run "$s"; done
