@@ -74,7 +74,12 @@ def test_the_whole_photo_budget_trains_on_uncropped_photos_of_one_shape(tmp_path
     """budget=lol_whole (the study's `whole` stage): every training sample is the whole
     photo, never turned a quarter (a batch of 600x400 and 400x600 photos cannot stack)."""
     root = tiny_lol()
-    overrides = ["+experiment=lol_gan", "budget=lol_whole", f"data.root={root}", "data.block_size=1"]
+    overrides = [
+        "+experiment=lol_gan",
+        "budget=lol_whole",
+        f"data.root={root}",
+        "data.block_size=1",
+    ]
     cfg = compose_cfg(overrides, tmp_path / "run")
     assert cfg.data.augment.crop_size is None and cfg.data.augment.rot90 == 0
     dm = instantiate(cfg.data)
