@@ -248,3 +248,33 @@ def test_evaluate_reports_lpips_against_the_reference(alexnet_file, tmp_path):
         )
         expected.append(lpips(model, low.double(), high.double()).item())
     assert float(row["lpips"]) == pytest.approx(np.mean(expected), abs=1e-5)
+
+
+def test_unpaired_scores_count_the_pixels_a_method_drives_to_white(tmp_path):
+    """A dark photo with 1/10 of its pixels at 200 and the rest at 20: autocontrast stretches
+    200 to 255 and adds 10 percentage points of white. The same photo with 1/20 already at
+    255: autocontrast keeps those (not counted: the input's own) and leaves 200 below white.
+    The table keeps the worst photo."""
+    folder = tmp_path / "dark"
+    folder.mkdir()
+    a = np.full((40, 50, 3), 20, np.uint8)
+    a[:4] = 200
+    b = a.copy()
+    b[4:6] = 255
+    write_image(folder / "a.png", a / 255.0)
+    write_image(folder / "b.png", b / 255.0)
+    out = tmp_path / "e"
+    assert (
+        evaluate_main(
+            ["--data", str(folder), "--methods", "identity", "autocontrast", "-o", str(out), "-q"]
+        )
+        == 0
+    )
+    with (out / "per_image.csv").open() as f:
+        per_image = {(r["method"], r["image"]): r for r in csv.DictReader(f)}
+    key = "white_added_pp (proxy)"
+    assert float(per_image["identity", "a"][key]) == 0 == float(per_image["identity", "b"][key])
+    assert float(per_image["autocontrast", "a"][key]) == pytest.approx(10.0)
+    assert float(per_image["autocontrast", "b"][key]) == 0
+    rows = _rows(out / "results.csv")
+    assert float(rows["autocontrast"][f"max {key}"]) == pytest.approx(10.0)

@@ -11,7 +11,7 @@ from lowlight.evaluate.datasets import Dataset, Sample
 from lowlight.metrics.image import image_scores, to_8bit
 from lowlight.metrics.lpips import lpips
 from lowlight.metrics.niqe import niqe
-from lowlight.metrics.noref import autocontrast, no_reference_stats
+from lowlight.metrics.noref import autocontrast, no_reference_stats, white_share
 from lowlight.metrics.sr import shave, sr_metrics, y_channel
 
 
@@ -55,6 +55,9 @@ def score(out: torch.Tensor, sample: Sample, dataset: Dataset, how: Scoring) -> 
         ref = autocontrast(sample.lq[None])
         proxy = _floats(image_scores(o.to(dev), ref.to(dev), ("psnr", "ssim"), dt))
         stats = {k: v.item() for k, v in no_reference_stats(o).items()}
+        # percentage points of the photo the method drove to white beyond the input's own
+        lq = to_8bit(sample.lq)[None].double()
+        stats["white_added_pp"] = 100 * (white_share(o) - white_share(lq)).item()
         scores = {
             "psnr_autocontrast (proxy)": proxy["psnr"],
             "ssim_autocontrast (proxy)": proxy["ssim"],

@@ -26,17 +26,25 @@ def _fmt(value) -> str:
     return str(value)
 
 
+# metrics whose worst image matters as much as their mean: a column of the largest value
+WORST = ("white_added_pp (proxy)",)
+
+
 def summarize(methods: Sequence[Method]) -> tuple[list[str], list[list]]:
-    """One row per method: mean of per-image scores, then cost columns."""
+    """One row per method: mean of per-image scores (and the worst image's value for the
+    WORST metrics, as `max KEY`), then cost columns."""
     metric_keys: list[str] = []
     for m in methods:
         for scores in m.scores.values():
             metric_keys += [k for k in scores if k not in metric_keys]
-    header = ["method", "images", *metric_keys, "params", "GMAC/MP", "ms/MP", "note"]
+    worst = [k for k in metric_keys if k.removesuffix(" [float]") in WORST]
+    header = ["method", "images", *metric_keys, *(f"max {k}" for k in worst)]
+    header += ["params", "GMAC/MP", "ms/MP", "note"]
     rows = []
     for m in methods:
         values = [[s[k] for s in m.scores.values() if k in s] for k in metric_keys]
         means = [float(np.mean(v)) if v else None for v in values]
+        means += [max(values[metric_keys.index(k)], default=None) for k in worst]
         gmac = None if m.macs_per_mp is None else round(m.macs_per_mp / 1e9, 2)
         ms = round(1000 * m.seconds / m.megapixels, 1) if m.megapixels else None
         note = m.note
@@ -77,7 +85,7 @@ def write_outputs(
     (out / "results.md").write_text("\n".join(lines) + "\n")
     with (out / "per_image.csv").open("w", newline="") as f:
         writer = csv.writer(f)
-        keys = header[2 : header.index("params")]
+        keys = [k for k in header[2 : header.index("params")] if not k.startswith("max ")]
         writer.writerow(["image", "method", *keys])
         for m in methods:
             for name, scores in m.scores.items():

@@ -42,6 +42,16 @@ def no_reference_stats(images: torch.Tensor, patch: int = 16, level: float = 0.6
     }
 
 
+WHITE_LEVEL = 250 / 255  # a pixel "driven to white": every channel at 250 of 255 or more
+
+
+def white_share(images: torch.Tensor, level: float = WHITE_LEVEL) -> torch.Tensor:
+    """Per image of (N, 3, H, W) in [0, 1]: the share of pixels whose three channels are all
+    >= `level` (blown to white: clipped skies, lamps blown into disks). Compare an output's
+    share with its input's: what the enhancement clipped, not what the camera did."""
+    return (images.amin(dim=1) >= level - 1e-6).double().mean(dim=(1, 2))
+
+
 def autocontrast_metrics(prefix: str = "") -> MetricCollection:
     """PSNR and SSIM against the autocontrast pseudo-reference: `<prefix>psnr_autocontrast`."""
     return image_metrics(prefix, "_autocontrast", ("psnr", "ssim"))
