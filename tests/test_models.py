@@ -10,7 +10,7 @@ from torch import nn
 
 from conftest import CONF, compose_cfg
 from lowlight.models.discriminators import DCGAN5, PatchGAN, VGGDiscriminator
-from lowlight.models.generators import SRCNN, RRDBNet, SeedUNet, UNet
+from lowlight.models.generators import SRCNN, IlluminationAdaptiveNet, RRDBNet, SeedUNet, UNet
 from lowlight.systems.base import EnhancementSystem
 
 GENERATORS = sorted((CONF / "generator").glob("*.yaml"))
@@ -116,6 +116,27 @@ def test_unet_global_context_starts_as_the_plain_unet_and_sees_the_whole_image()
         assert not torch.equal(net(x)[..., :8, :8], net(far)[..., :8, :8])
 
 
+def test_illumination_adaptive_net_is_local_but_for_its_whole_photo_colour_and_gamma():
+    """The global branch starts as the identity (colour matrix I, gamma 1): the output is
+    then the local x * mul + add, whose top-left pixels see only their neighbourhood. Once
+    the branch is trained, a change far away moves them (one matrix and gamma per photo)."""
+    torch.manual_seed(0)
+    net = IlluminationAdaptiveNet(dim=8, blocks=2, global_dim=8, global_size=32)
+    x = torch.rand(1, 3, 64, 64)
+    far = x.clone()
+    far[..., 40:, 40:] = 1.0  # outside the top-left pixels' 11 px neighbourhood
+    with torch.no_grad():
+        f = net.local(x)
+        local = x * torch.nn.functional.softplus(net.mul_head(f)) + torch.tanh(net.add_head(f))
+        torch.testing.assert_close(net(x), local.clamp(1e-8, 1.0))
+        assert torch.equal(net(x)[..., :8, :8], net(far)[..., :8, :8])
+        net.global_head[-1].weight.normal_(std=0.1)
+        assert not torch.equal(net(x)[..., :8, :8], net(far)[..., :8, :8])
+        summary = net.summarize(x)
+        assert summary.shape == (1, 10)
+        torch.testing.assert_close(net(far, context=summary)[..., :8, :8], net(x)[..., :8, :8])
+
+
 def test_dcgan5_layout():
     net = DCGAN5()
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
@@ -177,6 +198,8 @@ def test_vgg_discriminator_takes_any_hr_size():
         (lambda: RRDBNet(scale=5), "generator.scale"),
         (lambda: RRDBNet(upsampler="deconv"), "generator.upsampler"),
         (lambda: SRCNN(kernels=(9, 4, 5)), "generator.kernels"),
+        (lambda: IlluminationAdaptiveNet(dim=0), "generator.dim"),
+        (lambda: IlluminationAdaptiveNet(global_size=4), "generator.global_size"),
         (lambda: VGGDiscriminator(num_stages=0), "discriminator.num_stages"),
     ],
 )

@@ -31,7 +31,7 @@ from lowlight.inference import (
 )
 from lowlight.loading import LoadedModel, load_model
 from lowlight.models.dce import DCENet
-from lowlight.models.generators import UNet
+from lowlight.models.generators import IlluminationAdaptiveNet, UNet
 from lowlight.ops.color import to_color_space
 from lowlight.train import train
 
@@ -148,6 +148,27 @@ def test_tiles_of_a_global_context_unet_share_the_whole_image_summary(monkeypatc
     tiled = run_tiled(net, x, tile=128, overlap=32)
     assert len(seen) == 12 and all(torch.equal(c, context) for c in seen)
     assert (tiled - whole).abs().max() < 0.05
+
+
+def test_tiles_of_a_summarizing_generator_share_the_whole_photos_summary():
+    """IlluminationAdaptiveNet: its summary (colour matrix, gamma) comes from the whole
+    photo's thumbnail, once, for every tile; its local branch reads 8 px around a pixel,
+    which each tile carries as its halo, so the tiled output equals the untiled one. Tiles
+    that summarised themselves would each get their own colour and gamma (they differ)."""
+    torch.manual_seed(0)
+    gen = IlluminationAdaptiveNet(dim=8, blocks=3, global_dim=8, global_size=32)
+    with torch.no_grad():
+        gen.global_head[-1].weight.normal_(std=0.3)
+    net = InferenceNet(gen).eval()
+    x = torch.rand(1, 3, 300, 410)
+    x[..., :150, :] *= 0.2  # tiles that differ: a dark top, a bright bottom
+    with torch.no_grad():
+        whole = net(x)
+        own = net(x[..., :128, :128])  # a tile with its own summary
+    assert net.global_context and receptive_radius(net) == 8
+    tiled = run_tiled(net, x, tile=128)
+    assert (tiled - whole).abs().max() < 1e-5
+    assert (own - whole[..., :128, :128]).abs().max() > 1e-3
 
 
 def test_halo_tiles_equal_untiled_exactly(monkeypatch):
