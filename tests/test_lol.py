@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra.utils import instantiate
 
 from conftest import SHARED_DATA, compose_cfg, tiny_lol
@@ -151,3 +152,37 @@ def test_the_published_zero_dce_row_is_reproduced_from_the_authors_weights(tmp_p
     table = (out / "results.md").read_text()
     assert "| Zero-DCE (published) | 14.86 | 0.562 |" in table  # cited beside ours
     assert "| KinD (published) | 20.86 | 0.790 |" in table
+
+
+BEST = Path(__file__).resolve().parents[1] / "experiments" / "lol_study" / "best"
+
+
+@pytest.mark.realdata
+def test_the_studys_best_model_reproduces_its_eval15_figure_through_lowlight_enhance(tmp_path):
+    """The issue's command, `lowlight-enhance LOL/eval15/low -o out --model
+    experiments/lol_study/best`: its saved files against eval15/high give the PSNR / SSIM
+    its run measured (results.json) and the study's README states, and pass 20.0 dB."""
+    import json
+
+    from lowlight.enhance import main as enhance
+    from lowlight.metrics.image import image_scores
+
+    def to_tensor(img):
+        return torch.from_numpy(img).permute(2, 0, 1)
+
+    out = tmp_path / "out"
+    assert enhance([str(LOL / "eval15" / "low"), "-o", str(out), "--model", str(BEST), "-q"]) == 0
+    psnrs, ssims = [], []
+    for gt_path in sorted((LOL / "eval15" / "high").glob("*.png")):
+        o = to_tensor(read_image(out / gt_path.name))[None].double()
+        g = to_tensor(read_image(gt_path))[None].double()
+        scores = image_scores(o, g, ("psnr", "ssim"))
+        psnrs.append(float(scores["psnr"]))
+        ssims.append(float(scores["ssim"]))
+    assert len(psnrs) == 15
+    measured = json.loads((BEST / "results.json").read_text())["test"]
+    assert np.mean(psnrs) == pytest.approx(measured["test/psnr"], abs=0.02)
+    assert np.mean(ssims) == pytest.approx(measured["test/ssim"], abs=0.002)
+    assert np.mean(psnrs) >= 20.0
+    readme = (BEST.parent / "README.md").read_text()
+    assert f"{measured['test/psnr']:.2f}" in readme
