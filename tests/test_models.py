@@ -11,6 +11,7 @@ from torch import nn
 from conftest import CONF, compose_cfg
 from lowlight.models.discriminators import DCGAN5, PatchGAN, VGGDiscriminator
 from lowlight.models.generators import SRCNN, IlluminationAdaptiveNet, RRDBNet, SeedUNet, UNet
+from lowlight.models.generators.iat import area_thumbnail
 from lowlight.systems.base import EnhancementSystem
 
 GENERATORS = sorted((CONF / "generator").glob("*.yaml"))
@@ -135,6 +136,16 @@ def test_illumination_adaptive_net_is_local_but_for_its_whole_photo_colour_and_g
         summary = net.summarize(x)
         assert summary.shape == (1, 10)
         torch.testing.assert_close(net(far, context=summary)[..., :8, :8], net(x)[..., :8, :8])
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 400, 600), (2, 3, 13, 15), (1, 3, 1001, 777)])
+def test_area_thumbnail_is_torchs_area_interpolation(shape):
+    """The ONNX-friendly thumbnail equals F.interpolate(mode="area") (adaptive average
+    pooling), also where the bins overlap (sizes not multiples of the thumbnail's)."""
+    torch.manual_seed(0)
+    x = torch.rand(shape)
+    expected = torch.nn.functional.interpolate(x, size=(32, 32), mode="area")
+    torch.testing.assert_close(area_thumbnail(x, 32), expected, atol=1e-6, rtol=0)
 
 
 def test_dcgan5_layout():

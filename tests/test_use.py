@@ -604,6 +604,13 @@ GENERATORS = {
         "system.generator.num_grow_ch=4",
     ],
     "dce_net": ["+experiment=dce_net", "system.generator.width=8"],
+    "iat": [  # its whole-photo thumbnail must follow the input's size in the exported graph
+        "+experiment=lol_iat",
+        "data.root=LOL",
+        "system.generator.dim=8",
+        "system.generator.global_dim=8",
+        "system.generator.global_size=16",
+    ],
     "zero_dce_pp": [
         "+experiment=zero_dce_pp",
         "system.generator.width=8",

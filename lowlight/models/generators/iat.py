@@ -25,6 +25,26 @@ class _ResBlock(nn.Module):
         return x + self.body(x)
 
 
+def _bins(length: int, size: int, like: torch.Tensor) -> torch.Tensor:
+    """(size, length) averaging matrix of adaptive average pooling: row i averages
+    [floor(i * length / size), ceil((i + 1) * length / size))."""
+    i = torch.arange(size, device=like.device)[:, None]
+    j = torch.arange(length, device=like.device)[None, :]
+    inside = (j >= (i * length) // size) & (j < ((i + 1) * length + size - 1) // size)
+    weights = inside.to(like.dtype)
+    return weights / weights.sum(dim=1, keepdim=True)
+
+
+def area_thumbnail(x: torch.Tensor, size: int) -> torch.Tensor:
+    """`F.interpolate(x, (size, size), mode="area")` (adaptive average pooling) as two
+    matrix products. Written out because torch's pooling exports to ONNX with the bins of
+    the traced size baked in (outputs off by 1e-2 at other sizes); these bins follow the
+    input's size, so the exported graph takes any height and width."""
+    rows = _bins(x.shape[-2], size, x)
+    cols = _bins(x.shape[-1], size, x)
+    return torch.einsum("ih,nchw,jw->ncij", rows, x, cols)
+
+
 class IlluminationAdaptiveNet(nn.Module):
     """After IAT (Cui et al., "You Only Need 90K Parameters to Adapt Light", BMVC 2022), built
     here from the paper's description and simplified: plain convolutions, no attention.
@@ -96,7 +116,7 @@ class IlluminationAdaptiveNet(nn.Module):
 
     def summarize(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 10) of the whole photo(s) `x`: log-gamma and the colour matrix minus I."""
-        thumb = F.interpolate(x, size=(self.global_size, self.global_size), mode="area")
+        thumb = area_thumbnail(x, self.global_size)
         f = self.global_stem(thumb)
         return self.global_head(torch.cat((f.mean(dim=(2, 3)), f.amax(dim=(2, 3))), dim=1))
 
