@@ -238,6 +238,7 @@ def test_every_shipped_experiment_passes_the_config_check():
         "esrgan": ["system.init_checkpoint=stage1.ckpt"],
         "lol_gan": ["data.root=LOL"],
         "lol_gan_seed": ["data.root=LOL"],
+        "lol_iat": ["data.root=LOL"],
     }
     for path in sorted((CONF / "experiment").glob("*.yaml")):
         check_config(compose_cfg([f"+experiment={path.stem}", *needs.get(path.stem, [])]))

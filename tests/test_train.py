@@ -301,9 +301,11 @@ def test_every_job_of_every_sweep_composes_and_builds(name, tmp_path):
                 assert got == value, f"{name}: {ablation} sets {key}={value}, the run gets {got}"
         system = instantiate(cfg.system)
         instantiate(cfg.data)
-        # what a job is: its hyper-parameters, the networks and losses it builds, its length
+        # what a job is: its hyper-parameters, the networks and losses it builds, its data
+        # (crops, colour space), its length
         hparams = json.dumps(dict(system.hparams), sort_keys=True, default=str)
-        described.add(hparams + repr(system) + str(cfg.trainer.max_epochs))
+        data = json.dumps(OmegaConf.to_container(cfg.data, resolve=True), sort_keys=True)
+        described.add(hparams + repr(system) + data + str(cfg.trainer.max_epochs))
     assert len(described) == len(jobs), f"{name}: some jobs build the same run"
 
 
