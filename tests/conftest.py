@@ -14,6 +14,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+import lowlight.train  # noqa: F401  (registers the config's resolvers, as the entry point does)
 from lowlight import api, zoo
 from lowlight.zoo.pack import pack
 

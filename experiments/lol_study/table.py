@@ -22,7 +22,17 @@ from pathlib import Path
 import yaml
 
 HERE = Path(__file__).resolve().parent
-STAGES = ("losses", "mse", "color", "generator", "generator_best", "whole", "iat", "iat_long", "iat_ema")
+STAGES = (
+    "losses",
+    "mse",
+    "color",
+    "generator",
+    "generator_best",
+    "whole",
+    "iat",
+    "iat_long",
+    "iat_ema",
+)
 GRID_IMAGES = ("1", "111", "748")  # three eval15 scenes: indoor, dark room, bright objects
 # overrides every job shares (paths, data location, resume): not part of a row's name
 COMMON = ("data.root", "ckpt_path", "callbacks.", "paths.", "hydra.", "+experiment", "+sweep")
