@@ -49,11 +49,11 @@ class IlluminationAdaptiveNet(nn.Module):
     """After IAT (Cui et al., "You Only Need 90K Parameters to Adapt Light", BMVC 2022), built
     here from the paper's description and simplified: plain convolutions, no attention.
 
-    - **Local branch, full resolution:** a 3x3 stem and `blocks` residual blocks (about
-      `3 + 4 * blocks` px around each pixel) give a gain map `mul` (softplus, >= 0) and an
-      offset map `add` (tanh) per pixel and channel; the image becomes `x * mul + add`.
-      Each output pixel is its own input scaled and shifted, so edges cannot be drawn where
-      the photo has none.
+    - **Local branch, full resolution:** a 3x3 stem and `blocks` residual blocks (reading
+      `receptive_radius` = 2 * blocks + 2 px around each pixel: a 17 px neighbourhood for
+      3 blocks) give a gain map `mul` (softplus, >= 0) and an offset map `add` (tanh) per
+      pixel and channel; the image becomes `x * mul + add`. Each output pixel is its own
+      input scaled and shifted: the photo is adjusted, not redrawn from features.
     - **Global branch, the whole photo:** a thumbnail (`global_size` px square, area-averaged)
       through three strided convolutions, mean- and max-pooled, gives one 3x3 colour matrix
       (starting as the identity) and one gamma (starting at 1) for the photo:
