@@ -60,6 +60,13 @@ class InferenceNet(nn.Module):
         y = run_padded(fn, x, self.size_multiple, self.scale)
         return from_color_space(y, self.color_space).clamp(0.0, 1.0)
 
+    def photo_summary(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The generator's `summarize` of the whole RGB image `x` (in its colour space), or
+        None for a generator without one."""
+        if not hasattr(self.generator, "summarize"):
+            return None
+        return self.generator.summarize(to_color_space(x, self.color_space))
+
     def deepest_features(self, x: torch.Tensor) -> torch.Tensor:
         """A global-context generator's deepest encoder features of RGB `x`, prepared as
         `forward` prepares it (colour space, padding): one cell per size_multiple pixels."""
@@ -214,10 +221,7 @@ def run_tiled(
     h, w = x.shape[-2:]
     if not tile or (h <= tile and w <= tile):
         return net(x).float().cpu()
-    context = None
-    if hasattr(net.generator, "summarize"):  # a summary of a whole-photo thumbnail: cheap
-        with torch.no_grad():
-            context = net.generator.summarize(to_color_space(x, net.color_space))
+    context = net.photo_summary(x)  # a whole-photo thumbnail's summary: cheap
     radius = receptive_radius(net)
     if radius is not None:
         return _run_halo_tiles(net, x, tile, radius, progress, context)
