@@ -10,7 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from conftest import CONF
-from lowlight.losses import ADVERSARIAL_MODES, AdversarialLoss
+from lowlight.losses import ADVERSARIAL_MODES, AdversarialLoss, L1SSIMLoss
 
 
 @pytest.mark.parametrize("path", sorted((CONF / "pixel_loss").glob("*.yaml")), ids=lambda p: p.stem)
@@ -22,6 +22,22 @@ def test_pixel_losses_zero_for_identical_and_positive_otherwise(path):
     assert value.dim() == 0 and value.item() > 0
     value.backward()
     assert torch.isfinite(x.grad).all()
+
+
+def test_l1_ssim_is_l1_plus_the_weighted_ssim_gap_and_ranks_noise_below_an_offset():
+    torch.manual_seed(0)
+    ref = 0.3 + 0.4 * torch.rand(1, 3, 1, 32).expand(1, 3, 32, 32)  # vertical stripes
+    offset = ref + 0.05  # a uniform brightness error
+    noisy = ref + 0.05 * torch.randint(0, 2, ref.shape).mul(2).sub(1)  # +-0.05 per pixel
+    l1 = torch.nn.L1Loss()
+    assert l1(noisy, ref).item() == pytest.approx(l1(offset, ref).item())  # L1 cannot tell
+    assert L1SSIMLoss(0.0)(noisy, ref).item() == pytest.approx(l1(noisy, ref).item())
+    loss = L1SSIMLoss(0.5)
+    # SSIM barely moves for an offset (luminance term ~0.99), falls for noise (structure)
+    assert loss(offset, ref).item() - 0.05 < 0.01
+    assert loss(noisy, ref).item() - 0.05 > 0.04
+    with pytest.raises(ValueError, match="ssim_weight"):
+        L1SSIMLoss(-1.0)
 
 
 @pytest.mark.parametrize("mode", ADVERSARIAL_MODES)

@@ -7,7 +7,9 @@
 # whole (the same generator with BEST_LOSS trained on whole photos: budget=lol_whole, a row
 # at its own budget), iat (the compact illumination-adaptive generator, L1), iat_long (the
 # same for 100 epochs, 96 or 160 px crops: its own budget), iat_ema (100 epochs of 96 px
-# crops with an EMA of the weights, 24 or 32 channels), report. LOL=/path/to/LOL (default: the shared
+# crops with an EMA of the weights, 24 or 32 channels), iat_whole (the same with an EMA on
+# whole photos: budget=lol_whole, 20 epochs), iat_ssim (iat_ema's 24 channels with an SSIM
+# term beside L1, weight 0.5 or 1.0), report. LOL=/path/to/LOL (default: the shared
 # copy), LOG_DIR=... (default: logs/lol_study). The budget is conf/budget/lol_cpu.yaml;
 # add budget=lol_full through EXTRA="budget=lol_full" for the original 100 epochs (a GPU).
 set -euo pipefail
@@ -37,12 +39,14 @@ run() {
     iat) stage iat +experiment=lol_iat ;;
     iat_long) stage iat_long +experiment=lol_iat +sweep=lol_iat_long ;;
     iat_ema) stage iat_ema +experiment=lol_iat +sweep=lol_iat_ema ;;
+    iat_whole) stage iat_whole +experiment=lol_iat budget=lol_whole +sweep=lol_iat_whole ;;
+    iat_ssim) stage iat_ssim +experiment=lol_iat +sweep=lol_iat_ssim ;;
     report)
       "${PYTHON:-python}" experiments/lol_study/table.py "$LOG_DIR" --lol "$LOL" ;;
-    *) echo "unknown stage: $1 (generator, losses, mse, color, generator_best, whole, iat, iat_long, iat_ema, report)" >&2; exit 2 ;;
+    *) echo "unknown stage: $1 (generator, losses, mse, color, generator_best, whole, iat, iat_long, iat_ema, iat_whole, iat_ssim, report)" >&2; exit 2 ;;
   esac
 }
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(generator losses mse color generator_best whole iat iat_long iat_ema report)
+[ ${#stages[@]} -gt 0 ] || stages=(generator losses mse color generator_best whole iat iat_long iat_ema iat_whole iat_ssim report)
 for s in "${stages[@]}"; do run "$s"; done

@@ -32,6 +32,8 @@ STAGES = (
     "iat",
     "iat_long",
     "iat_ema",
+    "iat_whole",
+    "iat_ssim",
 )
 GRID_IMAGES = ("1", "111", "748")  # three eval15 scenes: indoor, dark room, bright objects
 # overrides every job shares (paths, data location, resume): not part of a row's name
