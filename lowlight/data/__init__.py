@@ -16,6 +16,7 @@ _WHERE = {
     "ImageReadError": "io",
     "read_image": "io",
     "write_image": "io",
+    "MixedPairsDataModule": "mixed",
     "PairedImageDataModule": "paired",
     "SRDataModule": "sr",
     "SRDataset": "sr",

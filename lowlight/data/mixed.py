@@ -1,0 +1,115 @@
+"""Training pairs drawn from several paired DataModules at once: real pairs beside
+synthetic ones."""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections.abc import Mapping
+
+from torch.utils.data import Dataset
+
+from lowlight.data.base import ImageDataModule
+from lowlight.data.sampling import SampleKey, split_key
+from lowlight.data.transforms import PairAugment
+
+log = logging.getLogger(__name__)
+
+
+class ConcatPairs(Dataset):
+    """The datasets one after another, as `torch.utils.data.ConcatDataset`, but passing a
+    training `SampleKey` on to the dataset that holds the index (its own index inside it),
+    which torch's version cannot: it compares the key with 0."""
+
+    def __init__(self, datasets: list[Dataset]) -> None:
+        self.datasets = datasets
+        self.ends: list[int] = []
+        total = 0
+        for d in datasets:
+            total += len(d)  # type: ignore[arg-type]
+            self.ends.append(total)
+
+    def __len__(self) -> int:
+        return self.ends[-1] if self.ends else 0
+
+    def __getitem__(self, key: int | SampleKey) -> dict:
+        index, sample = split_key(key)
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} outside {len(self)} pairs")
+        which = bisect.bisect_right(self.ends, index)
+        local = index - (self.ends[which - 1] if which else 0)
+        return self.datasets[which][sample._replace(index=local) if sample else local]
+
+
+class MixedPairsDataModule(ImageDataModule):
+    """Training pairs from every DataModule in `sources` (each epoch: all of each source's
+    training pairs, shuffled together), validation and test from `evaluate_on` alone.
+
+    E.g. LOL's real pairs beside synthetic pairs from daylight photos (`data=lol_mixed`): the
+    share of each is its training set's size (LOL's pairs, the synthetic module's
+    `train_samples`). The sources' own batch sizes and loader settings are not used; their
+    training crops must be equal, so that one batch can hold pairs of both: give one
+    `augment` for all (as `data=lol_mixed` does, so `data.augment.crop_size` works as for
+    any other data), or equal crops in each.
+
+    Args:
+        sources: name -> paired DataModule (PairedImageDataModule, SyntheticLowLightDataModule).
+        evaluate_on: the name of the source whose validation and test pairs are used.
+        augment: the training augmentation of every source, replacing their own; None
+            keeps each source's own.
+    """
+
+    def __init__(
+        self,
+        sources: Mapping[str, ImageDataModule],
+        evaluate_on: str,
+        augment: PairAugment | None = None,
+        batch_size: int = 8,
+        eval_batch_size: int = 1,
+        num_workers: int = 0,
+        color_space: str = "rgb",
+    ) -> None:
+        super().__init__(batch_size, eval_batch_size, num_workers, color_space)
+        if not sources:
+            raise ValueError("data.sources is empty: name at least one paired DataModule")
+        if evaluate_on not in sources:
+            raise ValueError(
+                f"data.evaluate_on={evaluate_on!r} is not one of data.sources "
+                f"({', '.join(sources)})"
+            )
+        crops = {}
+        for name, source in sources.items():
+            if source.color_space != self.color_space:
+                raise ValueError(
+                    f"data.sources.{name}.color_space={source.color_space!r} differs from "
+                    f"data.color_space={self.color_space!r}: give every source the same"
+                )
+            if augment is not None:
+                if not hasattr(source, "augment"):
+                    raise ValueError(
+                        f"data.sources.{name} ({type(source).__name__}) takes no augmentation, "
+                        "so data.augment cannot be given to it"
+                    )
+                source.augment = augment  # type: ignore[attr-defined]
+            crops[name] = getattr(getattr(source, "augment", None), "crop_size", None)
+        if None in crops.values() or len(set(crops.values())) > 1:
+            raise ValueError(
+                "every source needs the same training crop (data.sources.NAME.augment."
+                f"crop_size), so that one batch can hold pairs of each; got {crops}"
+            )
+        self.sources = dict(sources)
+        self.evaluate_on = evaluate_on
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        for source in self.sources.values():
+            source.setup(stage)
+        self.train_set = ConcatPairs([s.train_set for s in self.sources.values()])  # type: ignore[misc]
+        chosen = self.sources[self.evaluate_on]
+        self.val_set, self.test_set = chosen.val_set, chosen.test_set
+        log.info(
+            "mixed training pairs: %s; validation and test from %s",
+            ", ".join(f"{len(s.train_set)} {n}" for n, s in self.sources.items()),  # type: ignore[arg-type]
+            self.evaluate_on,
+        )

@@ -1,0 +1,121 @@
+"""Training on real and synthetic pairs at once: data=lol_mixed (MixedPairsDataModule)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from conftest import SHARED_DATA, compose_cfg, make_pairs, random_image, tiny_lol
+from lowlight.data import (
+    LowLightDegradation,
+    MixedPairsDataModule,
+    PairAugment,
+    PairedImageDataModule,
+    SyntheticLowLightDataModule,
+    write_image,
+)
+from lowlight.data.mixed import ConcatPairs
+from lowlight.data.sampling import SampleKey
+
+
+def _photos(folder, n=5):
+    rng = np.random.default_rng(3)
+    for i in range(n):
+        write_image(folder / f"p{i}.png", random_image(rng, 48, 48))
+    return folder
+
+
+def _sources(tmp_path, crop=32, synthetic_crop=None):
+    paired = PairedImageDataModule(
+        root=str(make_pairs(tmp_path / "pairs")), augment=PairAugment(crop_size=crop)
+    )
+    synthetic = SyntheticLowLightDataModule(
+        LowLightDegradation(exposure=(0.5, 0.5)),  # a cut unlike the pairs' 0.2
+        PairAugment(crop_size=synthetic_crop or crop),
+        source_dir=str(_photos(tmp_path / "photos")),
+        eval_crop=crop,
+        train_samples=6,
+        split_by="photos",
+    )
+    return {"real": paired, "synthetic": synthetic}
+
+
+def test_an_epoch_holds_every_real_pair_and_the_synthetic_samples_and_evaluates_on_one(tmp_path):
+    sources = _sources(tmp_path)
+    dm = MixedPairsDataModule(sources, evaluate_on="real", batch_size=13)
+    dm.setup()
+    assert len(dm.train_set) == 7 + 6  # 70% of the 10 real pairs, then 6 synthetic
+    assert dm.val_set is sources["real"].val_set and dm.test_set is sources["real"].test_set
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["gt"].shape == (13, 3, 32, 32)
+    # the real pairs' inputs are 0.2 x their targets, the synthetic ones about 0.5 in linear
+    # light (0.73 in sRGB): tell the two apart by the brightness ratio
+    ratio = batch["lq"].mean(dim=(1, 2, 3)) / batch["gt"].mean(dim=(1, 2, 3))
+    real = ratio < 0.35
+    assert int(real.sum()) == 7 and bool((ratio[~real] > 0.5).all())
+    names = sorted(n for n, r in zip(batch["name"], real.tolist(), strict=True) if r)
+    assert names == sorted(lq.stem for lq, _ in sources["real"].pairs["train"])
+
+
+def test_a_training_key_reaches_the_dataset_that_holds_it_with_its_own_index(tmp_path):
+    sources = _sources(tmp_path)
+    for s in sources.values():
+        s.setup()
+    concat = ConcatPairs([sources["real"].train_set, sources["synthetic"].train_set])
+    key = SampleKey(seed=4, epoch=2, index=9)  # the synthetic set's index 2
+    torch.testing.assert_close(
+        concat[key]["lq"], sources["synthetic"].train_set[SampleKey(4, 2, 2)]["lq"]
+    )
+    torch.testing.assert_close(concat[key]["lq"], concat[key]["lq"])  # same key, same pair
+    assert not torch.equal(concat[key]["lq"], concat[key._replace(epoch=3)]["lq"])
+    assert concat[3]["name"] == sources["real"].train_set[3]["name"]
+    with pytest.raises(IndexError, match="index 13 outside 13 pairs"):
+        concat[13]
+
+
+def test_bad_mixes_name_the_key(tmp_path):
+    with pytest.raises(ValueError, match="data.sources is empty"):
+        MixedPairsDataModule({}, evaluate_on="real")
+    with pytest.raises(ValueError, match=r"data.evaluate_on='lol' is not one of data.sources"):
+        MixedPairsDataModule(_sources(tmp_path), evaluate_on="lol")
+    with pytest.raises(ValueError, match=r"crop_size.*'real': 32, 'synthetic': 48"):
+        MixedPairsDataModule(_sources(tmp_path, synthetic_crop=48), evaluate_on="real")
+    shared = PairAugment(crop_size=24)
+    dm = MixedPairsDataModule(_sources(tmp_path, synthetic_crop=48), "real", augment=shared)
+    assert all(s.augment is shared for s in dm.sources.values())
+    with pytest.raises(ValueError, match="data.sources.real.color_space='rgb' differs"):
+        MixedPairsDataModule(_sources(tmp_path), evaluate_on="real", color_space="ycrcb")
+
+
+def test_data_lol_mixed_composes_and_asks_for_its_photo_folder(tmp_path):
+    lol = tiny_lol()
+    base = ["+experiment=lol_iat", "data=lol_mixed", f"data.sources.lol.root={lol}"]
+    base += ["data.sources.lol.block_size=1", "data.sources.synthetic.train_samples=3"]
+    cfg = compose_cfg([*base, "data.augment.crop_size=32"], tmp_path / "run")
+    with pytest.raises(Exception, match="data.sources.synthetic.source_dir"):
+        instantiate(cfg.data)
+    photos = f"data.sources.synthetic.source_dir={_photos(tmp_path / 'photos')}"
+    over = [*base, "data.augment.crop_size=32", photos, "data.sources.synthetic.eval_crop=32"]
+    dm = instantiate(compose_cfg(over, tmp_path / "run").data)
+    assert dm.sources["synthetic"].augment is dm.sources["lol"].augment  # data.augment
+    assert dm.sources["lol"].augment.crop_size == 32
+    dm.setup()
+    assert len(dm.train_set) == 5 + 3 and len(dm.val_set) == 1  # tiny LOL: 6 pairs
+
+
+@pytest.mark.realdata
+def test_data_lol_mixed_on_the_shared_copies(tmp_path):
+    over = [
+        "+experiment=lol_iat",
+        "data=lol_mixed",
+        f"data.sources.lol.root={SHARED_DATA / 'lowlight' / 'LOL'}",
+        f"data.sources.synthetic.source_dir={SHARED_DATA / 'sr' / 'SunHays80_HR'}",
+        "data.sources.lol.cache=false",
+    ]
+    dm = instantiate(compose_cfg(over, tmp_path / "run").data)
+    dm.setup()
+    photos = dm.sources["synthetic"].photos
+    assert [len(photos[s]) for s in ("train", "val", "test")] == [56, 12, 12]
+    assert len(dm.train_set) == 194 + 194 and len(dm.val_set) == 49 and len(dm.test_set) == 15
