@@ -43,6 +43,18 @@ TINY_DATA = {
         "data.val_samples=2",
         "data.test_samples=2",
     ],
+    "lol_mixed": [  # the tiny LOL layout and its photos/high/ (tiny_lol)
+        "data.sources.lol.root=${oc.env:LOWLIGHT_TINY_LOL}",
+        "data.sources.lol.block_size=1",
+        "data.sources.lol.eval_crop=32",
+        "data.sources.lol.val_samples=2",
+        "data.sources.lol.test_samples=2",
+        "data.sources.synthetic.source_dir=${oc.env:LOWLIGHT_TINY_LOL}/photos/high",
+        "data.sources.synthetic.eval_crop=32",
+        "data.sources.synthetic.train_samples=2",
+        "data.augment.crop_size=32",
+        "data.batch_size=2",
+    ],
 }
 TINY_COMMON = [
     "trainer.accelerator=cpu",
@@ -63,8 +75,9 @@ def data_choice(overrides: list[str]) -> str:
 
 
 def tiny_lol() -> Path:
-    """A tiny LOL folder (our485: 6 numbered pairs, eval15: 2), made once per session; its
-    path is in LOWLIGHT_TINY_LOL, which TINY_DATA["lol"] reads (subprocesses inherit it)."""
+    """A tiny LOL folder (our485: 6 numbered pairs, eval15: 2, and photos/high/: 5 daylight
+    stand-ins for data=lol_mixed's synthetic pairs), made once per session; its path is in
+    LOWLIGHT_TINY_LOL, which TINY_DATA["lol"] reads (subprocesses inherit it)."""
     if "LOWLIGHT_TINY_LOL" not in os.environ:
         import tempfile
 
@@ -74,6 +87,7 @@ def tiny_lol() -> Path:
         for i, pair in enumerate(sorted((root / "eval15" / "low").iterdir())):
             for side in ("low", "high"):  # eval15 numbers apart from our485's
                 (root / "eval15" / side / pair.name).rename(root / "eval15" / side / f"9{i}.png")
+        make_pairs(root / "photos", n=5, size=(48, 48), seed=2)  # photos/high/: 5 photos
         os.environ["LOWLIGHT_TINY_LOL"] = str(root)
     return Path(os.environ["LOWLIGHT_TINY_LOL"])
 
@@ -82,7 +96,7 @@ def tiny(experiment: str) -> list[str]:
     """`+experiment=NAME` and the overrides that make it tiny."""
     first = [f"+experiment={experiment}"]
     data = data_choice(first)
-    if data == "lol":
+    if data in ("lol", "lol_mixed"):
         tiny_lol()
     return first + TINY_DATA[data] + TINY_COMMON
 

@@ -239,6 +239,7 @@ def test_every_shipped_experiment_passes_the_config_check():
         "lol_gan": ["data.root=LOL"],
         "lol_gan_seed": ["data.root=LOL"],
         "lol_iat": ["data.root=LOL"],
+        "lle_iat": ["data.sources.lol.root=LOL", "data.sources.synthetic.source_dir=PHOTOS"],
     }
     for path in sorted((CONF / "experiment").glob("*.yaml")):
         check_config(compose_cfg([f"+experiment={path.stem}", *needs.get(path.stem, [])]))

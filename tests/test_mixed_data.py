@@ -47,7 +47,9 @@ def test_an_epoch_holds_every_real_pair_and_the_synthetic_samples_and_evaluates_
     dm = MixedPairsDataModule(sources, evaluate_on="real", batch_size=13)
     dm.setup()
     assert len(dm.train_set) == 7 + 6  # 70% of the 10 real pairs, then 6 synthetic
-    assert dm.val_set is sources["real"].val_set and dm.test_set is sources["real"].test_set
+    assert len(dm.val_set) == 2 and len(dm.test_set) == 1  # the real pairs' 20% and 10%
+    assert dm.val_set[1]["name"] == sources["real"].val_set[1]["name"]
+    torch.testing.assert_close(dm.test_set[0]["gt"], sources["real"].test_set[0]["gt"])
     batch = next(iter(dm.train_dataloader()))
     assert batch["gt"].shape == (13, 3, 32, 32)
     # the real pairs' inputs are 0.2 x their targets, the synthetic ones about 0.5 in linear
@@ -57,6 +59,17 @@ def test_an_epoch_holds_every_real_pair_and_the_synthetic_samples_and_evaluates_
     assert int(real.sum()) == 7 and bool((ratio[~real] > 0.5).all())
     names = sorted(n for n, r in zip(batch["name"], real.tolist(), strict=True) if r)
     assert names == sorted(lq.stem for lq, _ in sources["real"].pairs["train"])
+
+
+def test_evaluation_pairs_are_cut_to_eval_crop_and_counted_by_val_and_test_samples(tmp_path):
+    sources = _sources(tmp_path)
+    dm = MixedPairsDataModule(sources, "real", eval_crop=16, val_samples=1, test_samples=5)
+    dm.setup()
+    assert len(dm.val_set) == 1 and len(dm.test_set) == 1  # 5 asked, 1 there
+    whole = sources["real"].val_set[0]["gt"]  # 48 high, 40 wide (make_pairs)
+    torch.testing.assert_close(dm.val_set[0]["gt"], whole[:, 16:32, 12:28])
+    with pytest.raises(IndexError, match="index 1 outside 1 pairs"):
+        dm.val_set[1]
 
 
 def test_a_training_key_reaches_the_dataset_that_holds_it_with_its_own_index(tmp_path):
@@ -82,6 +95,8 @@ def test_bad_mixes_name_the_key(tmp_path):
         MixedPairsDataModule(_sources(tmp_path), evaluate_on="lol")
     with pytest.raises(ValueError, match=r"crop_size.*'real': 32, 'synthetic': 48"):
         MixedPairsDataModule(_sources(tmp_path, synthetic_crop=48), evaluate_on="real")
+    with pytest.raises(ValueError, match="data.val_samples must be >= 1 or null, got 0"):
+        MixedPairsDataModule(_sources(tmp_path), evaluate_on="real", val_samples=0)
     shared = PairAugment(crop_size=24)
     dm = MixedPairsDataModule(_sources(tmp_path, synthetic_crop=48), "real", augment=shared)
     assert all(s.augment is shared for s in dm.sources.values())
@@ -98,11 +113,13 @@ def test_data_lol_mixed_composes_and_asks_for_its_photo_folder(tmp_path):
         instantiate(cfg.data)
     photos = f"data.sources.synthetic.source_dir={_photos(tmp_path / 'photos')}"
     over = [*base, "data.augment.crop_size=32", photos, "data.sources.synthetic.eval_crop=32"]
+    over += ["data.eval_crop=24"]
     dm = instantiate(compose_cfg(over, tmp_path / "run").data)
     assert dm.sources["synthetic"].augment is dm.sources["lol"].augment  # data.augment
     assert dm.sources["lol"].augment.crop_size == 32
     dm.setup()
     assert len(dm.train_set) == 5 + 3 and len(dm.val_set) == 1  # tiny LOL: 6 pairs
+    assert dm.val_set[0]["gt"].shape[-2:] == (24, 24)
 
 
 @pytest.mark.realdata

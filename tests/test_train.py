@@ -369,7 +369,15 @@ def test_the_same_size_keys_shrink_every_experiment(name, tmp_path, extras):
     validation / test images, centre-cropped to eval_crop."""
     make_pairs(tmp_path / "LOL" / "our485", n=6, size=(96, 100))
     make_pairs(tmp_path / "LOL" / "eval15", n=3, size=(96, 100))
-    roots = {"lol": [f"data.root={tmp_path / 'LOL'}", "data.block_size=1"]}
+    roots = {
+        "lol": [f"data.root={tmp_path / 'LOL'}", "data.block_size=1"],
+        "lol_mixed": [
+            f"data.sources.lol.root={tmp_path / 'LOL'}",
+            "data.sources.lol.block_size=1",
+            f"data.sources.synthetic.source_dir={tmp_path / 'LOL' / 'our485' / 'high'}",
+            "data.sources.synthetic.eval_crop=32",
+        ],
+    }
     data = data_choice([f"+experiment={name}"])
     overrides = [f"+experiment={name}", *roots.get(data, []), *SIZE_KEYS, *extras(name)]
     cfg = compose_cfg(overrides, tmp_path / "run")

@@ -41,6 +41,29 @@ class ConcatPairs(Dataset):
         return self.datasets[which][sample._replace(index=local) if sample else local]
 
 
+class EvaluationPairs(Dataset):
+    """The first `limit` items of an evaluation dataset, centre-cropped to `crop` px
+    (either None: as they are)."""
+
+    def __init__(self, dataset: Dataset, crop: int | None, limit: int | None) -> None:
+        self.dataset, self.crop = dataset, crop
+        self.length = len(dataset) if limit is None else min(limit, len(dataset))  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < self.length:
+            raise IndexError(f"index {index} outside {self.length} pairs")
+        item = dict(self.dataset[index])
+        if self.crop is not None:
+            for key in ("lq", "gt"):
+                h, w = item[key].shape[-2:]
+                top, left = max(0, (h - self.crop) // 2), max(0, (w - self.crop) // 2)
+                item[key] = item[key][..., top : top + self.crop, left : left + self.crop]
+        return item
+
+
 class MixedPairsDataModule(ImageDataModule):
     """Training pairs from every DataModule in `sources` (each epoch: all of each source's
     training pairs, shuffled together), validation and test from `evaluate_on` alone.
@@ -57,6 +80,9 @@ class MixedPairsDataModule(ImageDataModule):
         evaluate_on: the name of the source whose validation and test pairs are used.
         augment: the training augmentation of every source, replacing their own; None
             keeps each source's own.
+        eval_crop, val_samples, test_samples: as every DataModule's keys of these names,
+            applied on top of `evaluate_on`'s own: centre crops of at most this size, at most
+            this many validation / test pairs (None: as that source gives them).
     """
 
     def __init__(
@@ -64,6 +90,9 @@ class MixedPairsDataModule(ImageDataModule):
         sources: Mapping[str, ImageDataModule],
         evaluate_on: str,
         augment: PairAugment | None = None,
+        eval_crop: int | None = None,
+        val_samples: int | None = None,
+        test_samples: int | None = None,
         batch_size: int = 8,
         eval_batch_size: int = 1,
         num_workers: int = 0,
@@ -97,8 +126,17 @@ class MixedPairsDataModule(ImageDataModule):
                 "every source needs the same training crop (data.sources.NAME.augment."
                 f"crop_size), so that one batch can hold pairs of each; got {crops}"
             )
+        for key, value in (
+            ("eval_crop", eval_crop),
+            ("val_samples", val_samples),
+            ("test_samples", test_samples),
+        ):
+            if value is not None and value < 1:
+                raise ValueError(f"data.{key} must be >= 1 or null, got {value}")
         self.sources = dict(sources)
         self.evaluate_on = evaluate_on
+        self.eval_crop = eval_crop
+        self.limits = {"val": val_samples, "test": test_samples}
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
@@ -107,7 +145,9 @@ class MixedPairsDataModule(ImageDataModule):
             source.setup(stage)
         self.train_set = ConcatPairs([s.train_set for s in self.sources.values()])  # type: ignore[misc]
         chosen = self.sources[self.evaluate_on]
-        self.val_set, self.test_set = chosen.val_set, chosen.test_set
+        crop = self.eval_crop
+        self.val_set = EvaluationPairs(chosen.val_set, crop, self.limits["val"])  # type: ignore[arg-type]
+        self.test_set = EvaluationPairs(chosen.test_set, crop, self.limits["test"])  # type: ignore[arg-type]
         log.info(
             "mixed training pairs: %s; validation and test from %s",
             ", ".join(f"{len(s.train_set)} {n}" for n, s in self.sources.items()),  # type: ignore[arg-type]
