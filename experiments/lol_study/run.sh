@@ -9,12 +9,15 @@
 # same for 100 epochs, 96 or 160 px crops: its own budget), iat_ema (100 epochs of 96 px
 # crops with an EMA of the weights, 24 or 32 channels), iat_whole (the same with an EMA on
 # whole photos: budget=lol_whole, 20 epochs), iat_ssim (iat_ema's 24 channels with an SSIM
-# term beside L1, weight 0.5 or 1.0), report. LOL=/path/to/LOL (default: the shared
+# term beside L1, weight 0.5 or 1.0), iat_mixed (iat_ema's 32 channels on LOL's pairs beside
+# as many sensor-model synthetic pairs from SunHays80's daylight photos: +experiment=lle_iat,
+# data=lol_mixed), report. PHOTOS=... (default: the shared SunHays80) for iat_mixed. LOL=/path/to/LOL (default: the shared
 # copy), LOG_DIR=... (default: logs/lol_study). The budget is conf/budget/lol_cpu.yaml;
 # add budget=lol_full through EXTRA="budget=lol_full" for the original 100 epochs (a GPU).
 set -euo pipefail
 LOL=${LOL:-../shared/data/lowlight/LOL}
 LOG_DIR=${LOG_DIR:-logs/lol_study}
+PHOTOS=${PHOTOS:-../shared/data/sr/SunHays80_HR}
 EXTRA=${EXTRA:-}
 # The loss the colour and generator_best rows use: the losses stage's best on validation
 # (README); so far L1 only, the best of the finished loss rows.
@@ -24,7 +27,7 @@ stage() {
   local name=$1
   shift
   # shellcheck disable=SC2086
-  nice lowlight-train -m "$@" data.root="$LOL" ckpt_path=auto callbacks.progress_bar=null \
+  nice lowlight-train -m "$@" "${ROOT_KEY:-data.root}=$LOL" ckpt_path=auto callbacks.progress_bar=null \
     paths.log_dir="$LOG_DIR/runs" hydra.sweep.dir="$LOG_DIR/$name" $EXTRA
 }
 
@@ -41,12 +44,14 @@ run() {
     iat_ema) stage iat_ema +experiment=lol_iat +sweep=lol_iat_ema ;;
     iat_whole) stage iat_whole +experiment=lol_iat budget=lol_whole +sweep=lol_iat_whole ;;
     iat_ssim) stage iat_ssim +experiment=lol_iat +sweep=lol_iat_ssim ;;
+    iat_mixed) ROOT_KEY=data.sources.lol.root stage iat_mixed +experiment=lle_iat \
+      data.sources.synthetic.source_dir="$PHOTOS" ;;
     report)
       "${PYTHON:-python}" experiments/lol_study/table.py "$LOG_DIR" --lol "$LOL" ;;
-    *) echo "unknown stage: $1 (generator, losses, mse, color, generator_best, whole, iat, iat_long, iat_ema, iat_whole, iat_ssim, report)" >&2; exit 2 ;;
+    *) echo "unknown stage: $1 (generator, losses, mse, color, generator_best, whole, iat, iat_long, iat_ema, iat_whole, iat_ssim, iat_mixed, report)" >&2; exit 2 ;;
   esac
 }
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(generator losses mse color generator_best whole iat iat_long iat_ema iat_whole iat_ssim report)
+[ ${#stages[@]} -gt 0 ] || stages=(generator losses mse color generator_best whole iat iat_long iat_ema iat_whole iat_ssim iat_mixed report)
 for s in "${stages[@]}"; do run "$s"; done

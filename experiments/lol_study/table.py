@@ -34,10 +34,21 @@ STAGES = (
     "iat_ema",
     "iat_whole",
     "iat_ssim",
+    "iat_mixed",
 )
 GRID_IMAGES = ("1", "111", "748")  # three eval15 scenes: indoor, dark room, bright objects
 # overrides every job shares (paths, data location, resume): not part of a row's name
-COMMON = ("data.root", "ckpt_path", "callbacks.", "paths.", "hydra.", "+experiment", "+sweep")
+COMMON = (
+    "data.root",
+    "data.sources.lol.root",
+    "data.sources.synthetic.source_dir",
+    "ckpt_path",
+    "callbacks.",
+    "paths.",
+    "hydra.",
+    "+experiment",
+    "+sweep",
+)
 
 
 def finished_runs(log_dir: Path) -> list[tuple[str, str, Path, dict]]:
