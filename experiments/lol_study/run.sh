@@ -42,7 +42,7 @@ run() {
     iat) stage iat +experiment=lol_iat ;;
     iat_long) stage iat_long +experiment=lol_iat +sweep=lol_iat_long ;;
     iat_ema) stage iat_ema +experiment=lol_iat +sweep=lol_iat_ema ;;
-    iat_whole) stage iat_whole +experiment=lol_iat budget=lol_whole +sweep=lol_iat_whole ;;
+    iat_whole) stage iat_whole +experiment=lol_iat +sweep=lol_iat_whole ;;
     iat_ssim) stage iat_ssim +experiment=lol_iat +sweep=lol_iat_ssim ;;
     iat_mixed) ROOT_KEY=data.sources.lol.root stage iat_mixed +experiment=lle_iat \
       data.sources.synthetic.source_dir="$PHOTOS" ;;

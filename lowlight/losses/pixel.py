@@ -22,6 +22,9 @@ class L1SSIMLoss(nn.Module):
             raise ValueError(f"system.pixel_loss.ssim_weight must be >= 0, got {ssim_weight}")
         self.ssim_weight = float(ssim_weight)
 
+    def extra_repr(self) -> str:
+        return f"ssim_weight={self.ssim_weight}"
+
     def forward(self, out: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         l1 = (out - ref).abs().mean()
         if self.ssim_weight == 0:
