@@ -1,5 +1,5 @@
 """LOL training throughput on this machine (part of `make bench`): data supply with and
-without the decoded-image cache, and the training step of the LOL study's two generators in
+without the decoded-image cache, and the training step of the LOL study's three generators in
 fp32 and bf16-mixed, side by side in one run. Skips (exit 0) without the LOL data.
 
     python benchmarks/lol_throughput.py [--lol ../shared/data/lowlight/LOL] [--steps 8]
@@ -94,7 +94,7 @@ def main() -> int:
         rate = supply(args.lol, cache, batches=20)  # of the 24 batches in an epoch
         label = "data supply, 96 px crops, " + ("cached" if cache else "decoded each time")
         print(f"{label:<58} {rate:9.1f}")
-    for experiment in ("lol_gan", "lol_gan_seed"):
+    for experiment in ("lol_gan", "lol_gan_seed", "lol_iat"):
         for precision, steps in (("32-true", args.steps), ("bf16-mixed", args.bf16_steps)):
             rate = step_rate(experiment, args.lol, precision, steps)
             label = f"generator step, {experiment}, {precision}"
