@@ -256,15 +256,15 @@ def _card_lle(tmp_path) -> tuple[float, bool]:
 
 
 def _card_dce(tmp_path) -> tuple[float, bool]:
-    """Exposure error on the 9 LIME photos; the bar: within 0.01 of the authors' released
-    weights, NIQE no worse than theirs."""
+    """Exposure error on the 9 LIME photos; the bar (one-sided: a lower exposure error is
+    better): at most the authors' released weights' + 0.01, NIQE no worse than theirs."""
     authors = SHARED_DATA / "weights/zero_dce_epoch99.pth"
     niqe = ["--niqe", str(SHARED_DATA / "niqe/niqe_pris_params.npz")]
     rows = _evaluate(tmp_path, SHARED_DATA / "lowlight/LIME", [f"authors={authors}", "dce"], *niqe)
     ours, theirs = rows["dce"], rows["authors"]
     score = float(ours["exposure_error (proxy)"])
-    close = abs(score - float(theirs["exposure_error (proxy)"])) <= 0.01
-    return score, close and float(ours["niqe (no-ref)"]) <= float(theirs["niqe (no-ref)"])
+    exposed = score <= float(theirs["exposure_error (proxy)"]) + 0.01
+    return score, exposed and float(ours["niqe (no-ref)"]) <= float(theirs["niqe (no-ref)"])
 
 
 # What each card reports and the issue's bar, re-measured with lowlight-evaluate on the shared
