@@ -138,6 +138,27 @@ def test_illumination_adaptive_net_is_local_but_for_its_whole_photo_colour_and_g
         torch.testing.assert_close(net(far, context=summary)[..., :8, :8], net(x)[..., :8, :8])
 
 
+def test_exposure_norm_makes_the_local_maps_blind_to_exposure_and_tells_the_head_the_level():
+    """With `exposure_norm`, the photo over its mean level feeds both branches: at the
+    identity start the output is the same for the photo at half the exposure (up to the
+    level's 1e-3 guard), while without it the output follows the exposure; the summary
+    ends with log(level), which the head reads."""
+    torch.manual_seed(0)
+    x = 0.05 + 0.9 * torch.rand(1, 3, 48, 48)  # mean level ~0.5: the guard is 0.2% of it
+    normed = IlluminationAdaptiveNet(dim=8, blocks=2, global_dim=8, exposure_norm=True)
+    plain = IlluminationAdaptiveNet(dim=8, blocks=2, global_dim=8)
+    with torch.no_grad():
+        torch.testing.assert_close(normed(0.5 * x), normed(x), atol=5e-3, rtol=0)
+        assert (plain(0.5 * x) - plain(x)).abs().max() > 0.05
+        summary = normed.summarize(x)
+        assert summary.shape == (1, 11)
+        level = area_thumbnail(x, 128).mean()
+        torch.testing.assert_close(summary[0, 10], torch.log(level + 1e-3))
+        normed.global_head[-1].weight.normal_(std=0.3)  # a trained head: the level matters
+        assert (normed(0.5 * x) - normed(x)).abs().max() > 0.01
+    assert normed.global_head[0].in_features == plain.global_head[0].in_features + 1
+
+
 @pytest.mark.parametrize("shape", [(1, 3, 400, 600), (2, 3, 13, 15), (1, 3, 1001, 777)])
 def test_area_thumbnail_is_torchs_area_interpolation(shape):
     """The ONNX-friendly thumbnail equals F.interpolate(mode="area") (adaptive average

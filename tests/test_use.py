@@ -150,13 +150,17 @@ def test_tiles_of_a_global_context_unet_share_the_whole_image_summary(monkeypatc
     assert (tiled - whole).abs().max() < 0.05
 
 
-def test_tiles_of_a_summarizing_generator_share_the_whole_photos_summary():
+@pytest.mark.parametrize("exposure_norm", [False, True])
+def test_tiles_of_a_summarizing_generator_share_the_whole_photos_summary(exposure_norm):
     """IlluminationAdaptiveNet: its summary (colour matrix, gamma) comes from the whole
     photo's thumbnail, once, for every tile; its local branch reads 8 px around a pixel,
     which each tile carries as its halo, so the tiled output equals the untiled one. Tiles
-    that summarised themselves would each get their own colour and gamma (they differ)."""
+    that summarised themselves would each get their own colour and gamma (they differ);
+    with `exposure_norm`, the summary also carries the photo's level that tiles divide by."""
     torch.manual_seed(0)
-    gen = IlluminationAdaptiveNet(dim=8, blocks=3, global_dim=8, global_size=32)
+    gen = IlluminationAdaptiveNet(
+        dim=8, blocks=3, global_dim=8, global_size=32, exposure_norm=exposure_norm
+    )
     with torch.no_grad():
         gen.global_head[-1].weight.normal_(std=0.3)
     net = InferenceNet(gen).eval()

@@ -34,6 +34,7 @@ STAGES = (
     "iat_ema",
     "iat_whole",
     "iat_ssim",
+    "iat_norm",
     "iat_mixed",
 )
 GRID_IMAGES = ("1", "111", "748")  # three eval15 scenes: indoor, dark room, bright objects
