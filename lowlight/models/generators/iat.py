@@ -7,7 +7,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
 LEVEL_EPS = 1e-3  # keeps the log of a black photo's level finite
 
 
