@@ -16,7 +16,7 @@ from lowlight.data import (
     SyntheticLowLightDataModule,
     write_image,
 )
-from lowlight.data.mixed import ConcatPairs
+from lowlight.data.mixed import SOURCE_STRIDE, ConcatPairs
 from lowlight.data.sampling import SampleKey
 
 
@@ -77,10 +77,11 @@ def test_a_training_key_reaches_the_dataset_that_holds_it_with_its_own_index(tmp
     for s in sources.values():
         s.setup()
     concat = ConcatPairs([sources["real"].train_set, sources["synthetic"].train_set])
-    key = SampleKey(seed=4, epoch=2, index=9)  # the synthetic set's index 2
-    torch.testing.assert_close(
-        concat[key]["lq"], sources["synthetic"].train_set[SampleKey(4, 2, 2)]["lq"]
-    )
+    key = SampleKey(seed=4, epoch=2, index=9)  # the synthetic set's index 2, its own seed
+    own = SampleKey(4 + SOURCE_STRIDE, 2, 2)
+    torch.testing.assert_close(concat[key]["lq"], sources["synthetic"].train_set[own]["lq"])
+    real = concat[SampleKey(4, 2, 2)]  # the real set's index 2 keeps the run's seed
+    torch.testing.assert_close(real["lq"], sources["real"].train_set[SampleKey(4, 2, 2)]["lq"])
     torch.testing.assert_close(concat[key]["lq"], concat[key]["lq"])  # same key, same pair
     assert not torch.equal(concat[key]["lq"], concat[key._replace(epoch=3)]["lq"])
     assert concat[3]["name"] == sources["real"].train_set[3]["name"]

@@ -14,12 +14,13 @@ from lowlight.data.sampling import SampleKey, split_key
 from lowlight.data.transforms import PairAugment
 
 log = logging.getLogger(__name__)
+SOURCE_STRIDE = 1_000_003  # seed offset between the sources of a mix (any large prime)
 
 
 class ConcatPairs(Dataset):
     """The datasets one after another, as `torch.utils.data.ConcatDataset`, but passing a
-    training `SampleKey` on to the dataset that holds the index (its own index inside it),
-    which torch's version cannot: it compares the key with 0."""
+    training `SampleKey` on to the dataset that holds the index (its own index inside it, and
+    a seed of its own), which torch's version cannot: it compares the key with 0."""
 
     def __init__(self, datasets: list[Dataset]) -> None:
         self.datasets = datasets
@@ -38,7 +39,13 @@ class ConcatPairs(Dataset):
             raise IndexError(f"index {index} outside {len(self)} pairs")
         which = bisect.bisect_right(self.ends, index)
         local = index - (self.ends[which - 1] if which else 0)
-        return self.datasets[which][sample._replace(index=local) if sample else local]
+        if sample is None:
+            return self.datasets[which][local]
+        # each dataset draws from a stream of its own: item i of one and item i of another
+        # must not share their random choices (crop, flips, degradation)
+        return self.datasets[which][
+            SampleKey(sample.seed + which * SOURCE_STRIDE, sample.epoch, local)
+        ]
 
 
 class EvaluationPairs(Dataset):
@@ -123,8 +130,9 @@ class MixedPairsDataModule(ImageDataModule):
             crops[name] = getattr(getattr(source, "augment", None), "crop_size", None)
         if None in crops.values() or len(set(crops.values())) > 1:
             raise ValueError(
-                "every source needs the same training crop (data.sources.NAME.augment."
-                f"crop_size), so that one batch can hold pairs of each; got {crops}"
+                "every source needs the same training crop (data.augment.crop_size, or "
+                "data.sources.NAME.augment.crop_size), so that one batch can hold pairs of "
+                f"each; got {crops}"
             )
         for key, value in (
             ("eval_crop", eval_crop),
