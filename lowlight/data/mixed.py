@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 
 from lowlight.data.base import ImageDataModule
 from lowlight.data.sampling import SampleKey, split_key
-from lowlight.data.transforms import PairAugment
+from lowlight.data.transforms import PairAugment, center_crop
 
 log = logging.getLogger(__name__)
 SOURCE_STRIDE = 1_000_003  # seed offset between the sources of a mix (any large prime)
@@ -63,11 +63,8 @@ class EvaluationPairs(Dataset):
         if not 0 <= index < self.length:
             raise IndexError(f"index {index} outside {self.length} pairs")
         item = dict(self.dataset[index])
-        if self.crop is not None:
-            for key in ("lq", "gt"):
-                h, w = item[key].shape[-2:]
-                top, left = max(0, (h - self.crop) // 2), max(0, (w - self.crop) // 2)
-                item[key] = item[key][..., top : top + self.crop, left : left + self.crop]
+        for key in ("lq", "gt"):  # (3, H, W) tensors; center_crop cuts (H, W, ...) arrays
+            item[key] = center_crop(item[key].movedim(0, -1), self.crop).movedim(-1, 0)
         return item
 
 

@@ -135,11 +135,11 @@ class IlluminationAdaptiveNet(nn.Module):
             log_level = torch.log(thumb.mean(dim=(1, 2, 3)) + LEVEL_EPS)[:, None]
             thumb = thumb * torch.exp(-log_level)[..., None, None]
         f = self.global_stem(thumb)
-        pooled = [f.mean(dim=(2, 3)), f.amax(dim=(2, 3))]
-        if self.exposure_norm:
-            params = self.global_head(torch.cat((*pooled, log_level), dim=1))
-            return torch.cat((params, log_level), dim=1)
-        return self.global_head(torch.cat(pooled, dim=1))
+        features = [f.mean(dim=(2, 3)), f.amax(dim=(2, 3))]
+        if not self.exposure_norm:
+            return self.global_head(torch.cat(features, dim=1))
+        params = self.global_head(torch.cat((*features, log_level), dim=1))
+        return torch.cat((params, log_level), dim=1)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         params = self.summarize(x) if context is None else context.to(x.dtype)
