@@ -11,7 +11,7 @@ from torch import nn
 from conftest import CONF, compose_cfg
 from lowlight.models.discriminators import DCGAN5, PatchGAN, VGGDiscriminator
 from lowlight.models.generators import SRCNN, IlluminationAdaptiveNet, RRDBNet, SeedUNet, UNet
-from lowlight.models.generators.iat import area_thumbnail
+from lowlight.models.generators.iat import area_thumbnail, soft_knee
 from lowlight.systems.base import EnhancementSystem
 
 GENERATORS = sorted((CONF / "generator").glob("*.yaml"))
@@ -157,6 +157,38 @@ def test_exposure_norm_makes_the_local_maps_blind_to_exposure_and_tells_the_head
         normed.global_head[-1].weight.normal_(std=0.3)  # a trained head: the level matters
         assert (normed(0.5 * x) - normed(x)).abs().max() > 0.01
     assert normed.global_head[0].in_features == plain.global_head[0].in_features + 1
+
+
+def test_highlight_knee_rolls_highlights_off_below_white_and_leaves_the_rest():
+    """soft_knee: the identity up to the knee, slope 1 there, then tanh towards 1 (values
+    worked by hand: knee 0.7, v = 1.0 gives 0.7 + 0.3 tanh(1) = 0.928478); an 8-bit output
+    of 250 needs v >= 1.193. In the generator it replaces the cut at 1: the same network
+    gives the same output below the knee and never a white pixel from a gain of 3 on
+    mid-grey, where the plain one gives white."""
+    v = torch.tensor([0.0, 0.5, 0.7, 1.0, 1.19, 1.2, 2.0], requires_grad=True)
+    out = soft_knee(v, 0.7)
+    torch.testing.assert_close(out[:3], v[:3].detach())
+    torch.testing.assert_close(out[3], torch.tensor(0.928478), atol=1e-6, rtol=0)
+    assert out[4] < 249.5 / 255 < out[5] < out[6] < 1.0
+    out.sum().backward()
+    assert torch.all(v.grad > 0) and abs(float(v.grad[2]) - 1.0) < 1e-6
+    torch.manual_seed(0)
+    plain = IlluminationAdaptiveNet(dim=8, blocks=2, global_dim=8, global_size=32)
+    kneed = IlluminationAdaptiveNet(dim=8, blocks=2, global_dim=8, global_size=32, highlight_knee=0.7)
+    kneed.load_state_dict(plain.state_dict())
+    x = torch.full((1, 3, 16, 16), 0.35)  # x3: 1.04
+    x[..., :8] = 0.05
+    with torch.no_grad():
+        for net in (plain, kneed):
+            net.mul_head.weight.zero_()
+            net.mul_head.bias.fill_(2.93)  # softplus: a gain of 3
+            net.add_head.weight.zero_()
+            net.add_head.bias.zero_()
+        torch.testing.assert_close(kneed(x)[..., :8], plain(x)[..., :8])  # 0.15: below
+        assert torch.all(plain(x)[..., 8:] == 1.0)
+        assert torch.all(kneed(x)[..., 8:] < 249.5 / 255)
+    with pytest.raises(ValueError, match="generator.highlight_knee"):
+        IlluminationAdaptiveNet(highlight_knee=1.0)
 
 
 @pytest.mark.parametrize("shape", [(1, 3, 400, 600), (2, 3, 13, 15), (1, 3, 1001, 777)])

@@ -4,6 +4,7 @@ photo, the input's, the reference's and the output's mean level, PSNR and GT-mea
 input's level across photos.
 
     python experiments/lol_study/brightness.py RUN_FOLDER [--lol ../shared/data/lowlight/LOL]
+        [--self-ensemble]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("run", type=Path, help="a run folder written by lowlight-train on data=lol")
     p.add_argument("--lol", type=Path, default=Path("../shared/data/lowlight/LOL"))
+    p.add_argument("--self-ensemble", action="store_true", help="x8 flips and quarter turns")
     args = p.parse_args()
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
@@ -33,7 +35,7 @@ def main() -> int:
     print(f"{'photo':>6} {'input':>6} {'ref':>6} {'output':>6} {'PSNR':>6} {'PSNR (GT-mean)':>14}")
     for lq, gt in pairs:
         x, y = read_image(lq), read_image(gt)
-        out = np.floor(np.clip(enhance_image(x, model=args.run), 0, 1) * 255 + 0.5) / 255
+        out = np.floor(np.clip(enhance_image(x, model=args.run, self_ensemble=args.self_ensemble), 0, 1) * 255 + 0.5) / 255
         scaled = np.clip(out * (y.mean() / max(out.mean(), 1e-6)), 0, 1)
         psnr, psnr_gm = (-10 * np.log10(((o - y) ** 2).mean()) for o in (out, scaled))
         rows.append((x.mean(), y.mean(), out.mean(), psnr, psnr_gm))

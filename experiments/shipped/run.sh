@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # How the shipped models (lowlight/zoo/) were trained, packed and measured. Each stage can be
-# run on its own (bash experiments/shipped/run.sh sr_x4|dce|lle|measure) and resumed: a
+# run on its own (bash experiments/shipped/run.sh sr_x4|dce|lle|lle_iat|measure) and resumed: a
 # training that stops is continued by running its stage again (ckpt_path=auto in its folder).
 # Usage: bash experiments/shipped/run.sh STAGE [LOG_DIR]    (CPU: hours; GPU: minutes)
 # valdata writes the validation photos that recipes are chosen on (never the test sets).
 set -euo pipefail
-STAGE=${1:?stage: sr_x4 | dce | dce_pack | lle | valdata | measure}
+STAGE=${1:?stage: sr_x4 | dce | dce_pack | lle | lle_iat | valdata | measure}
 LOG_DIR=${2:-logs/shipped}
 DATA=${LOWLIGHT_DATA:-../shared/data}
 PY=${PYTHON:-python}
@@ -83,6 +83,28 @@ print(choose_checkpoint(pathlib.Path(sys.argv[1])))' "$LOG_DIR/lle_base/run")  #
     --data "synthetic pairs (exposure x0.03-0.25, shot and read noise) from 56 SunHays80 daylight photos" \
     --licence "weights: MIT like the code; training photos carry no licence file (their source says 'no ownership claimed'): check before commercial use"
   ;;
+lle_iat)
+  # A candidate for the new default lle (NOT SHIPPED; experiments/shipped/README.md). Stage 1
+  # is the LOL study's iat_mixed run (+experiment=lle_iat: LOL beside synthetic pairs; bash
+  # experiments/lol_study/run.sh iat_mixed), passed as its checkpoint. Stage 2 fine-tunes it
+  # for real photos: the highlight roll-off (generator.highlight_knee 0.7: highlights
+  # compressed below white instead of cut) and synthetic exposures up to x1.0, so a photo
+  # that is already well lit is left nearly as it is. Every checkpoint is then compared on
+  # DICM (NIQE, exposure error, white pixels added) beside stage 1 and Zero-DCE: the choice,
+  # with LOL's validation PSNR from the run; LIME and eval15 are not looked at here.
+  BASE=${3:?stage 1: the lle_iat checkpoint to start from}
+  train lle_iat_knee +experiment=lle_iat data.sources.lol.root="$DATA/lowlight/LOL" \
+    data.sources.synthetic.source_dir="$DATA/sr/SunHays80_HR" \
+    system.generator.highlight_knee=0.7 'data.sources.synthetic.degradation.exposure=[0.03,1.0]' \
+    system.init_checkpoint="$BASE" system.optimizer_g.lr=1e-4 trainer.max_epochs="${KNEE_EPOCHS:-15}" \
+    trainer.check_val_every_n_epoch=5 callbacks.model_checkpoint.save_top_k=-1
+  mapfile -t CKPTS < <(ls "$LOG_DIR"/lle_iat_knee/run/checkpoints/epoch*.ckpt)
+  METHODS=(identity zero_dce="$DATA/weights/zero_dce_epoch99.pth" stage1="$BASE")
+  for c in "${CKPTS[@]}"; do METHODS+=("$(basename "$c" .ckpt | cut -c1-8)=$c"); done
+  $PY -m lowlight.evaluate --data "$DATA/lowlight/DICM" --methods "${METHODS[@]}" \
+    --niqe "$DATA/niqe/niqe_pris_params.npz" -o "$OUT/lle_iat_dicm_choice" --overwrite -q
+  rm -rf "$OUT/lle_iat_dicm_choice/grids"
+  ;;
 valdata)
   # lle: the 12 photos of the training split's val part, degraded as in training, whole;
   # dce: the run's 200 validation photos (data.split=[0.9,0.1,0], seed 0), as symlinks, and
@@ -124,7 +146,7 @@ measure)
     --overwrite -q
   ;;
 *)
-  echo "unknown stage $STAGE: sr_x4 | dce | dce_pack | lle | valdata | measure" >&2
+  echo "unknown stage $STAGE: sr_x4 | dce | dce_pack | lle | lle_iat | valdata | measure" >&2
   exit 2
   ;;
 esac

@@ -10,6 +10,15 @@ from torch import nn
 LEVEL_EPS = 1e-3  # keeps the log of a black photo's level finite
 
 
+def soft_knee(v: torch.Tensor, knee: float) -> torch.Tensor:
+    """The identity up to `knee`, then a tanh shoulder that approaches 1:
+    `knee + (1 - knee) * tanh((v - knee) / (1 - knee))`, with slope 1 at the knee.
+    Highlights are compressed instead of cut at 1 (a camera's highlight roll-off): an 8-bit
+    output reaches 250 only for `v` well above 1 (about 1.19 for knee 0.7)."""
+    shoulder = knee + (1 - knee) * torch.tanh((v - knee) / (1 - knee))
+    return torch.where(v > knee, shoulder, v)
+
+
 class _ResBlock(nn.Module):
     """Two 3x3 convolutions with a LeakyReLU between, added to the input. Plain dense
     convolutions: on a CPU they run 3-4x faster per pixel than depthwise blocks with
@@ -73,6 +82,11 @@ class IlluminationAdaptiveNet(nn.Module):
     whole photo and passes it to every tile (`forward(tile, context=...)`), so tiles share
     one colour matrix and gamma; each tile carries `receptive_radius` px of halo, so the
     tiled output equals the untiled one.
+
+    With `highlight_knee` (a level in (0, 1)), the output passes through `soft_knee`
+    instead of being cut at 1: a gain that suits the shadows of a photo rolls its bright
+    parts off below white rather than flattening them to white (real night photos have
+    lamps and skies that LOL's photos lack).
     """
 
     scale = 1
@@ -87,6 +101,7 @@ class IlluminationAdaptiveNet(nn.Module):
         global_dim: int = 32,
         global_size: int = 128,
         exposure_norm: bool = False,
+        highlight_knee: float | None = None,
     ) -> None:
         super().__init__()
         if in_channels != 3 or out_channels != 3:
@@ -99,6 +114,11 @@ class IlluminationAdaptiveNet(nn.Module):
                 raise ValueError(f"generator.{key} must be a positive integer, got {value}")
         if global_size < 8:
             raise ValueError(f"generator.global_size must be at least 8, got {global_size}")
+        if highlight_knee is not None and not 0 < highlight_knee < 1:
+            raise ValueError(
+                f"generator.highlight_knee must lie between 0 and 1 (or be null), got {highlight_knee}"
+            )
+        self.highlight_knee = highlight_knee
         self.global_size = global_size
         self.exposure_norm = exposure_norm
         # what the local branch reads around a pixel: the stem, two per block, the heads
@@ -154,4 +174,6 @@ class IlluminationAdaptiveNet(nn.Module):
         matrix = eye + params[:, 1:].reshape(-1, 3, 3)
         y = torch.einsum("nij,njhw->nihw", matrix, local)
         gamma = params[:, :1].exp()[..., None, None]
-        return y.clamp(1e-8, 1.0) ** gamma
+        if self.highlight_knee is None:
+            return y.clamp(1e-8, 1.0) ** gamma
+        return soft_knee(y.clamp_min(1e-8) ** gamma, self.highlight_knee)
