@@ -174,7 +174,9 @@ def test_highlight_knee_rolls_highlights_off_below_white_and_leaves_the_rest():
     assert torch.all(v.grad > 0) and abs(float(v.grad[2]) - 1.0) < 1e-6
     torch.manual_seed(0)
     plain = IlluminationAdaptiveNet(dim=8, blocks=2, global_dim=8, global_size=32)
-    kneed = IlluminationAdaptiveNet(dim=8, blocks=2, global_dim=8, global_size=32, highlight_knee=0.7)
+    kneed = IlluminationAdaptiveNet(
+        dim=8, blocks=2, global_dim=8, global_size=32, highlight_knee=0.7
+    )
     kneed.load_state_dict(plain.state_dict())
     x = torch.full((1, 3, 16, 16), 0.35)  # x3: 1.04
     x[..., :8] = 0.05
