@@ -116,7 +116,8 @@ class IlluminationAdaptiveNet(nn.Module):
             raise ValueError(f"generator.global_size must be at least 8, got {global_size}")
         if highlight_knee is not None and not 0 < highlight_knee < 1:
             raise ValueError(
-                f"generator.highlight_knee must lie between 0 and 1 (or be null), got {highlight_knee}"
+                "generator.highlight_knee must lie between 0 and 1 (or be null), "
+                f"got {highlight_knee}"
             )
         self.highlight_knee = highlight_knee
         self.global_size = global_size
