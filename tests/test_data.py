@@ -19,7 +19,7 @@ from lowlight.data import (
     write_image,
 )
 from lowlight.data.pairs import find_pairs, split_items
-from lowlight.ops.color import rgb_to_ycrcb, ycrcb_to_rgb
+from lowlight.ops.color import rgb_to_ycrcb, srgb_to_linear, ycrcb_to_rgb
 
 # ---------------------------------------------------------------- pairing and splitting
 
@@ -230,6 +230,27 @@ def test_degradation_without_noise_is_an_exposure_cut():
     out = deg(img, np.random.default_rng(0))
     # sRGB 0.5 -> linear 0.2140 -> x0.25 = 0.0535 -> sRGB 0.2551 (quantized)
     assert out[0, 0, 0] == pytest.approx(round(0.2551 * 255) / 255, abs=1 / 255)
+
+
+def test_uneven_illumination_is_a_smooth_field_from_the_full_cut_to_the_drawn_drop():
+    """`illumination`: a flat grey photo, noise-free, comes out lit unevenly: its brightest
+    part gets exactly the plain exposure cut (the field reaches 1), its darkest at most
+    exp(-illumination) of that in linear light, smoothly in between (no step between
+    neighbours larger than a few levels), and the field differs from image to image."""
+    img = np.full((96, 128, 3), 0.5, np.float32)
+    kw = {"exposure": (0.5, 0.5), "photons": (1e9, 1e9), "read_noise": (0, 0)}
+    plain = LowLightDegradation(**kw)(img, np.random.default_rng(0))
+    uneven = LowLightDegradation(**kw, illumination=2.3)
+    a = uneven(img, np.random.default_rng(0))
+    b = uneven(img, np.random.default_rng(1))
+    assert a.max() == pytest.approx(plain.max(), abs=1 / 255)
+    lin = srgb_to_linear(a.astype(np.float64))
+    assert lin.min() >= srgb_to_linear(np.float64(plain.max())) * np.exp(-2.3) - 2e-3
+    assert a.max() - a.min() > 0.05  # uneven
+    assert np.abs(np.diff(a, axis=0)).max() < 4 / 255 and np.abs(np.diff(a, axis=1)).max() < 4 / 255
+    assert not np.array_equal(a, b)
+    with pytest.raises(ValueError, match="degradation.illumination"):
+        LowLightDegradation(illumination=-1)
 
 
 def test_bad_degradation_values_name_the_key():

@@ -88,22 +88,27 @@ lle_iat)
   # is the LOL study's iat_mixed run (+experiment=lle_iat: LOL beside synthetic pairs; bash
   # experiments/lol_study/run.sh iat_mixed), passed as its checkpoint. Stage 2 fine-tunes it
   # for real photos: the highlight roll-off (generator.highlight_knee 0.7: highlights
-  # compressed below white instead of cut) and synthetic exposures up to x1.0, so a photo
-  # that is already well lit is left nearly as it is. Every checkpoint is then compared on
+  # compressed below white instead of cut), synthetic exposures up to x1.0, so a photo that
+  # is already well lit is left nearly as it is, and uneven light in the synthetic pairs
+  # (degradation.illumination ILLUMINATION, 2.3: parts of a crop up to 10x darker than the
+  # rest, as a night scene lit in places; NAME=lle_iat_knee ILLUMINATION=0 is the same
+  # without it). Every checkpoint is then compared on
   # DICM (NIQE, exposure error, white pixels added) beside stage 1 and Zero-DCE: the choice,
   # with LOL's validation PSNR from the run; LIME and eval15 are not looked at here.
   BASE=${3:?stage 1: the lle_iat checkpoint to start from}
-  train lle_iat_knee +experiment=lle_iat data.sources.lol.root="$DATA/lowlight/LOL" \
+  NAME=${NAME:-lle_iat_light}
+  train "$NAME" +experiment=lle_iat data.sources.lol.root="$DATA/lowlight/LOL" \
     data.sources.synthetic.source_dir="$DATA/sr/SunHays80_HR" \
     system.generator.highlight_knee=0.7 'data.sources.synthetic.degradation.exposure=[0.03,1.0]' \
+    data.sources.synthetic.degradation.illumination="${ILLUMINATION:-2.3}" \
     system.init_checkpoint="$BASE" system.optimizer_g.lr=1e-4 trainer.max_epochs="${KNEE_EPOCHS:-15}" \
     trainer.check_val_every_n_epoch=5 callbacks.model_checkpoint.save_top_k=-1
-  mapfile -t CKPTS < <(ls "$LOG_DIR"/lle_iat_knee/run/checkpoints/epoch*.ckpt)
+  mapfile -t CKPTS < <(ls "$LOG_DIR/$NAME"/run/checkpoints/epoch*.ckpt)
   METHODS=(identity zero_dce="$DATA/weights/zero_dce_epoch99.pth" stage1="$BASE")
   for c in "${CKPTS[@]}"; do METHODS+=("$(basename "$c" .ckpt | cut -c1-8)=$c"); done
   $PY -m lowlight.evaluate --data "$DATA/lowlight/DICM" --methods "${METHODS[@]}" \
-    --niqe "$DATA/niqe/niqe_pris_params.npz" -o "$OUT/lle_iat_dicm_choice" --overwrite -q
-  rm -rf "$OUT/lle_iat_dicm_choice/grids"
+    --niqe "$DATA/niqe/niqe_pris_params.npz" -o "$OUT/${NAME}_dicm_choice" --overwrite -q
+  rm -rf "$OUT/${NAME}_dicm_choice/grids"
   ;;
 valdata)
   # lle: the 12 photos of the training split's val part, degraded as in training, whole;
