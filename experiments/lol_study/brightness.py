@@ -35,14 +35,8 @@ def main() -> int:
     print(f"{'photo':>6} {'input':>6} {'ref':>6} {'output':>6} {'PSNR':>6} {'PSNR (GT-mean)':>14}")
     for lq, gt in pairs:
         x, y = read_image(lq), read_image(gt)
-        out = (
-            np.floor(
-                np.clip(enhance_image(x, model=args.run, self_ensemble=args.self_ensemble), 0, 1)
-                * 255
-                + 0.5
-            )
-            / 255
-        )
+        out = enhance_image(x, model=args.run, self_ensemble=args.self_ensemble)
+        out = np.floor(np.clip(out, 0, 1) * 255 + 0.5) / 255
         scaled = np.clip(out * (y.mean() / max(out.mean(), 1e-6)), 0, 1)
         psnr, psnr_gm = (-10 * np.log10(((o - y) ** 2).mean()) for o in (out, scaled))
         rows.append((x.mean(), y.mean(), out.mean(), psnr, psnr_gm))

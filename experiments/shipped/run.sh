@@ -92,9 +92,9 @@ lle_iat)
   # is already well lit is left nearly as it is, and uneven light in the synthetic pairs
   # (degradation.illumination ILLUMINATION, 2.3: parts of a crop up to 10x darker than the
   # rest, as a night scene lit in places; NAME=lle_iat_knee ILLUMINATION=0 is the same
-  # without it). Every checkpoint is then compared on
-  # DICM (NIQE, exposure error, white pixels added) beside stage 1 and Zero-DCE: the choice,
-  # with LOL's validation PSNR from the run; LIME and eval15 are not looked at here.
+  # without it). Every 5th epoch's checkpoint is then compared on DICM (NIQE, exposure
+  # error, white pixels added) beside stage 1 and Zero-DCE: the choice, with LOL's
+  # validation PSNR from the run; LIME and eval15 are not looked at here.
   BASE=${3:?stage 1: the lle_iat checkpoint to start from}
   NAME=${NAME:-lle_iat_light}
   train "$NAME" +experiment=lle_iat data.sources.lol.root="$DATA/lowlight/LOL" \
