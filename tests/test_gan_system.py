@@ -12,7 +12,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from conftest import compose_cfg, quiet_fit
-from lowlight.losses import AdversarialLoss
+from lowlight.losses import AdversarialLoss, ExposureControlLoss
 from lowlight.models.discriminators import PatchGAN
 from lowlight.models.generators import UNet
 from lowlight.systems import EnhancementSystem, GANSystem
@@ -197,6 +197,34 @@ def test_nan_loss_stops_with_a_clear_error_before_any_update():
     with pytest.raises(FloatingPointError, match=r"train/g_loss is nan at epoch 0, batch 0.*img0"):
         _fit(system)
     assert system.generator.w.item() == 1.0
+
+
+class _Gain(nn.Module):
+    size_multiple = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(1))
+
+    def forward(self, x):
+        return x * self.w
+
+
+@pytest.mark.parametrize(("level", "brighter"), [(0.6, True), (0.01, False)])
+def test_the_exposure_term_alone_moves_the_output_towards_its_level(level, brighter):
+    """loss_weights.exposure: Zero-DCE's exposure control on the output. With the pixel
+    and adversarial terms off, a gain on inputs of mean ~0.1 grows towards level 0.6 and
+    shrinks towards 0.01; without the module the weight is refused by name."""
+    system = _system(
+        generator=_Gain(),
+        loss_weights={"pixel": 0.0, "adv": 0.0, "exposure": 1.0},
+        exposure_loss=ExposureControlLoss(patch=4, level=level),
+    )
+    _fit(system, batches=2)
+    assert (system.generator.w.item() > 1.0) == brighter
+    assert system.generator.w.item() != 1.0
+    with pytest.raises(ValueError, match="system.exposure_loss"):
+        _system(loss_weights={"exposure": 1.0})
 
 
 @pytest.mark.parametrize(

@@ -337,7 +337,7 @@ def test_esrgan_starts_from_the_psnr_stage(psnr_checkpoint, tiny_vgg, tmp_path):
     system = instantiate(cfg.system)
     torch.testing.assert_close(system.generator.conv_first.weight, state[ema_key])
     torch.testing.assert_close(system.generator_ema.module.conv_first.weight, state[ema_key])
-    assert system.loss_weights == {"pixel": 0.01, "adv": 0.005, "perceptual": 1.0}
+    assert system.loss_weights == {"pixel": 0.01, "adv": 0.005, "perceptual": 1.0, "exposure": 0.0}
     # the wrong architecture or a missing file: errors naming the key
     wrong = compose_cfg(
         [

@@ -8,10 +8,16 @@ dce-objective: Zero-DCE's training objective (the suite's four losses, weights 1
 lle-gain: per-image PSNR of a paired model, and the PSNR after the best single gain per
     image (least squares). A wide gap means that the errors are mostly the global
     brightness the model guessed, not the detail or the noise.
+detail: fine detail kept, per photo without ground truth: the mean absolute Laplacian of
+    the grey image over its mean level, for the input and each model, on the photos with a
+    mean level of at least --min-level (dark photos are mostly noise). A model that
+    smooths texture away (which NIQE marks down) keeps less of the input's figure.
 
     python experiments/shipped/diagnose.py dce-objective logs/data/sice_val \
         authors=../shared/data/weights/zero_dce_epoch99.pth ours=logs/shipped/dce/run
     python experiments/shipped/diagnose.py lle-gain logs/data/sunhays_test logs/shipped/lle/run
+    python experiments/shipped/diagnose.py detail ../shared/data/lowlight/DICM \
+        zero_dce=../shared/data/weights/zero_dce_epoch99.pth ours=logs/shipped/lle_iat_exposure/run
 """
 
 from __future__ import annotations
@@ -104,6 +110,33 @@ def lle_gain(pairs: Path, spec: str) -> None:
     print(f"| mean | {np.mean(plain):.2f} | {np.mean(gained):.2f} | |")
 
 
+def _detail(img: torch.Tensor) -> float:
+    grey = img.mean(dim=1, keepdim=True)
+    kernel = torch.tensor([[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]])
+    laplacian = F.conv2d(grey, kernel[None, None])
+    return (laplacian.abs().mean() / grey.mean().clamp_min(1e-3)).item()
+
+
+@torch.no_grad()
+def detail(images: Path, specs: list[str], min_level: float) -> None:
+    nets = {}
+    for spec in specs:
+        name, _, path = spec.rpartition("=")
+        nets[name or path] = load_model(path).net.eval()
+    print("| photo | level | input | " + " | ".join(nets) + " |")
+    print("|" + " --- |" * (len(nets) + 3))
+    rows = []
+    for path in list_images(images):
+        x = torch.from_numpy(read_image(path)).permute(2, 0, 1)[None]
+        if x.mean() < min_level:
+            continue
+        rows.append([_detail(x)] + [_detail(to_8bit(net(x))) for net in nets.values()])
+        cells = " | ".join(f"{v:.3f}" for v in rows[-1])
+        print(f"| {path.stem} | {x.mean():.2f} | {cells} |")
+    means = " | ".join(f"{v:.3f}" for v in np.mean(rows, axis=0))
+    print(f"| mean of {len(rows)} | | {means} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -114,10 +147,16 @@ def main() -> None:
     g = sub.add_parser("lle-gain", help="PSNR with and without the best gain per image")
     g.add_argument("pairs", type=Path, help="a folder with low/ and high/")
     g.add_argument("model")
+    t = sub.add_parser("detail", help="fine detail kept on photos without ground truth")
+    t.add_argument("images", type=Path)
+    t.add_argument("models", nargs="+", help="NAME=PATH: a run, checkpoint or .pth")
+    t.add_argument("--min-level", type=float, default=0.15)
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.command == "dce-objective":
         dce_objective(args.images, args.models, args.count)
+    elif args.command == "detail":
+        detail(args.images, args.models, args.min_level)
     else:
         lle_gain(args.pairs, args.model)
 

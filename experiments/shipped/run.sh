@@ -92,7 +92,8 @@ lle_iat)
   # is already well lit is left nearly as it is, and uneven light in the synthetic pairs
   # (degradation.illumination ILLUMINATION, 2.3: parts of a crop up to 10x darker than the
   # rest, as a night scene lit in places; NAME=lle_iat_knee ILLUMINATION=0 is the same
-  # without it). Every 5th epoch's checkpoint is then compared on DICM (NIQE, exposure
+  # without it; EXPOSURE_WEIGHT=W adds Zero-DCE's exposure control on the output at weight
+  # W). Every 5th epoch's checkpoint is then compared on DICM (NIQE, exposure
   # error, white pixels added) beside stage 1 and Zero-DCE: the choice, with LOL's
   # validation PSNR from the run; LIME and eval15 are not looked at here.
   BASE=${3:?stage 1: the lle_iat checkpoint to start from}
@@ -101,6 +102,7 @@ lle_iat)
     data.sources.synthetic.source_dir="$DATA/sr/SunHays80_HR" \
     system.generator.highlight_knee=0.7 'data.sources.synthetic.degradation.exposure=[0.03,1.0]' \
     data.sources.synthetic.degradation.illumination="${ILLUMINATION:-2.3}" \
+    ${EXPOSURE_WEIGHT:+"+system.loss_weights.exposure=$EXPOSURE_WEIGHT"} \
     system.init_checkpoint="$BASE" system.optimizer_g.lr=1e-4 trainer.max_epochs="${KNEE_EPOCHS:-15}" \
     trainer.check_val_every_n_epoch=5 callbacks.model_checkpoint.save_top_k=-1
   mapfile -t CKPTS < <(ls "$LOG_DIR/$NAME"/run/checkpoints/epoch*.ckpt)

@@ -18,7 +18,7 @@ from lowlight.systems.base import EnhancementSystem, check_loss_weights
 
 log = logging.getLogger(__name__)
 
-LOSS_TERMS = ("pixel", "adv", "perceptual")
+LOSS_TERMS = ("pixel", "adv", "perceptual", "exposure")
 _PERCEPTUAL = "perceptual_loss."
 OptimizerFactory = Callable[..., Optimizer]
 
@@ -49,7 +49,7 @@ class GANSystem(EnhancementSystem):
     """Paired image-to-image GAN (pix2pix-style training, Isola et al., CVPR 2017).
 
     Generator loss: `pixel * pixel_loss(G(x), y) + perceptual * perceptual_loss(G(x), y)
-    + adv * adversarial(D(G(x)))`; discriminator loss: the adversarial loss's real and fake
+    + adv * adversarial(D(G(x))) + exposure * exposure_loss(G(x))`; discriminator loss: the adversarial loss's real and fake
     terms. A weight of 0 removes its term (adv=0 also skips the discriminator entirely).
     Manual optimization, one generator and one discriminator step per batch by default.
     The same system serves LLE and SR: the generator may keep the size or upscale, and the
@@ -59,9 +59,12 @@ class GANSystem(EnhancementSystem):
         optimizer_g, optimizer_d: optimizer factories (`functools.partial`) taking params.
         scheduler_g, scheduler_d: optional LR-scheduler factories taking an optimizer,
             epoch-wise (see `EnhancementSystem.on_train_epoch_start`).
-        loss_weights: `pixel`, `adv` and `perceptual` weights.
+        loss_weights: `pixel`, `adv`, `perceptual` and `exposure` weights.
         perceptual_loss: e.g. `PerceptualLoss`; needed (and its weights read) only when the
             `perceptual` weight is positive. Computed on RGB.
+        exposure_loss: e.g. Zero-DCE's `ExposureControlLoss` (16 px regions towards a
+            level), a zero-reference regulariser on the output alone; used only when the
+            `exposure` weight is positive. Computed on RGB.
         accumulate_grad_batches: sum gradients over this many batches per optimizer step.
         warmup_epochs: generator-only (pixel loss) epochs before the adversarial game starts.
         d_update_every: update the discriminator on every k-th optimizer step only.
@@ -89,6 +92,7 @@ class GANSystem(EnhancementSystem):
         d_update_every: int = 1,
         grad_clip: float | None = None,
         perceptual_loss: nn.Module | None = None,
+        exposure_loss: nn.Module | None = None,
         ema_decay: float | None = None,
         init_checkpoint: str | None = None,
         color_space: str = "rgb",
@@ -99,7 +103,7 @@ class GANSystem(EnhancementSystem):
     ) -> None:
         super().__init__(generator, color_space, sr_scale, score_8bit, channels_last, compile)
         self.automatic_optimization = False
-        defaults = {"pixel": 1.0, "adv": 0.01, "perceptual": 0.0}
+        defaults = {"pixel": 1.0, "adv": 0.01, "perceptual": 0.0, "exposure": 0.0}
         weights = check_loss_weights(defaults, loss_weights, LOSS_TERMS, "GANSystem")
         for key, value in (
             ("accumulate_grad_batches", accumulate_grad_batches),
@@ -122,6 +126,11 @@ class GANSystem(EnhancementSystem):
             perceptual_loss.load()  # reads the weights file; a clear error if it is missing
         else:
             perceptual_loss = None  # weight 0 removes the term: no VGG, no weights file
+        if weights["exposure"] > 0 and exposure_loss is None:
+            raise ValueError(
+                "system.loss_weights.exposure > 0 needs system.exposure_loss "
+                "(e.g. _target_: lowlight.losses.ExposureControlLoss)"
+            )
         d_sigmoid = bool(getattr(discriminator, "sigmoid", False))
         if d_sigmoid == adversarial.from_logits:
             raise ValueError(
@@ -155,6 +164,7 @@ class GANSystem(EnhancementSystem):
         self.d_update_every = d_update_every
         self.grad_clip = grad_clip
         self.perceptual_loss = perceptual_loss
+        self.exposure_loss = exposure_loss if weights["exposure"] > 0 else None
         self.generator_ema: AveragedModel | None = None
         if ema_decay is not None:
             self.generator_ema = AveragedModel(
@@ -296,6 +306,10 @@ class GANSystem(EnhancementSystem):
                 perceptual = self.perceptual_loss(self.from_net(fake), batch["gt"])
                 g_loss = g_loss + self.loss_weights["perceptual"] * perceptual
                 self._log_train(size, perceptual=perceptual)
+            if self.exposure_loss is not None:
+                exposure = self.exposure_loss(self.from_net(fake))
+                g_loss = g_loss + self.loss_weights["exposure"] * exposure
+                self._log_train(size, exposure=exposure)
             if adversarial_on:
                 real_pred = (
                     self.discriminator(real).detach()
