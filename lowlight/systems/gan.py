@@ -50,7 +50,8 @@ class GANSystem(EnhancementSystem):
 
     Generator loss: `pixel * pixel_loss(G(x), y) + perceptual * perceptual_loss(G(x), y)
     + adv * adversarial(D(G(x))) + exposure * exposure_loss(G(x))`; discriminator loss: the
-    adversarial loss's real and fake terms. A weight of 0 removes its term (adv=0 also skips the discriminator entirely).
+    adversarial loss's real and fake terms. A weight of 0 removes its term (adv=0 also skips
+    the discriminator entirely).
     Manual optimization, one generator and one discriminator step per batch by default.
     The same system serves LLE and SR: the generator may keep the size or upscale, and the
     discriminator always sees target-sized images.
