@@ -86,7 +86,7 @@ def test_the_brief_recipe_is_what_lle_gan_seed_builds(tmp_path):
     system = instantiate(cfg.system)
     assert isinstance(system.generator, SeedUNet) and isinstance(system.discriminator, DCGAN5)
     assert system.discriminator.sigmoid and system.adversarial.mode == "bce"
-    assert system.loss_weights == {"pixel": 1.0, "adv": 0.01, "perceptual": 0.0}
+    assert system.loss_weights == {"pixel": 1.0, "adv": 0.01, "perceptual": 0.0, "exposure": 0.0}
     opt_g, opt_d = system.configure_optimizers()[0]
     assert opt_g.defaults["lr"] == opt_d.defaults["lr"] == 1e-4
     assert cfg.data.batch_size == 8 and cfg.trainer.max_epochs == 100
