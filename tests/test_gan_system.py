@@ -181,24 +181,6 @@ def test_compiled_generator_trains_and_keeps_its_checkpoint_keys(tmp_path):
     assert all(torch.isfinite(p).all() for p in system.generator.parameters())
 
 
-class _NaNGenerator(nn.Module):
-    size_multiple = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.w = nn.Parameter(torch.ones(1))
-
-    def forward(self, x):
-        return x * self.w * float("nan")
-
-
-def test_nan_loss_stops_with_a_clear_error_before_any_update():
-    system = _system(generator=_NaNGenerator(), loss_weights={"adv": 0.0})
-    with pytest.raises(FloatingPointError, match=r"train/g_loss is nan at epoch 0, batch 0.*img0"):
-        _fit(system)
-    assert system.generator.w.item() == 1.0
-
-
 class _Gain(nn.Module):
     size_multiple = 1
 
@@ -208,6 +190,18 @@ class _Gain(nn.Module):
 
     def forward(self, x):
         return x * self.w
+
+
+class _NaNGenerator(_Gain):
+    def forward(self, x):
+        return super().forward(x) * float("nan")
+
+
+def test_nan_loss_stops_with_a_clear_error_before_any_update():
+    system = _system(generator=_NaNGenerator(), loss_weights={"adv": 0.0})
+    with pytest.raises(FloatingPointError, match=r"train/g_loss is nan at epoch 0, batch 0.*img0"):
+        _fit(system)
+    assert system.generator.w.item() == 1.0
 
 
 @pytest.mark.parametrize(("level", "brighter"), [(0.6, True), (0.01, False)])
