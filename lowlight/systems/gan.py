@@ -127,11 +127,14 @@ class GANSystem(EnhancementSystem):
             perceptual_loss.load()  # reads the weights file; a clear error if it is missing
         else:
             perceptual_loss = None  # weight 0 removes the term: no VGG, no weights file
-        if weights["exposure"] > 0 and exposure_loss is None:
-            raise ValueError(
-                "system.loss_weights.exposure > 0 needs system.exposure_loss "
-                "(e.g. _target_: lowlight.losses.ExposureControlLoss)"
-            )
+        if weights["exposure"] > 0:
+            if exposure_loss is None:
+                raise ValueError(
+                    "system.loss_weights.exposure > 0 needs system.exposure_loss "
+                    "(e.g. _target_: lowlight.losses.ExposureControlLoss)"
+                )
+        else:
+            exposure_loss = None  # weight 0 removes the term
         d_sigmoid = bool(getattr(discriminator, "sigmoid", False))
         if d_sigmoid == adversarial.from_logits:
             raise ValueError(
@@ -165,7 +168,7 @@ class GANSystem(EnhancementSystem):
         self.d_update_every = d_update_every
         self.grad_clip = grad_clip
         self.perceptual_loss = perceptual_loss
-        self.exposure_loss = exposure_loss if weights["exposure"] > 0 else None
+        self.exposure_loss = exposure_loss
         self.generator_ema: AveragedModel | None = None
         if ema_decay is not None:
             self.generator_ema = AveragedModel(
@@ -303,12 +306,14 @@ class GANSystem(EnhancementSystem):
         with self.toggled_optimizer(opt_g):
             pixel = self.pixel_loss(fake, real)
             g_loss = self.loss_weights["pixel"] * pixel
+            if self.perceptual_loss is not None or self.exposure_loss is not None:
+                fake_rgb = self.from_net(fake)  # both terms judge RGB
             if self.perceptual_loss is not None:
-                perceptual = self.perceptual_loss(self.from_net(fake), batch["gt"])
+                perceptual = self.perceptual_loss(fake_rgb, batch["gt"])
                 g_loss = g_loss + self.loss_weights["perceptual"] * perceptual
                 self._log_train(size, perceptual=perceptual)
             if self.exposure_loss is not None:
-                exposure = self.exposure_loss(self.from_net(fake))
+                exposure = self.exposure_loss(fake_rgb)
                 g_loss = g_loss + self.loss_weights["exposure"] * exposure
                 self._log_train(size, exposure=exposure)
             if adversarial_on:
