@@ -159,6 +159,30 @@ def test_exposure_norm_makes_the_local_maps_blind_to_exposure_and_tells_the_head
     assert normed.global_head[0].in_features == plain.global_head[0].in_features + 1
 
 
+def test_the_coarse_branch_widens_what_the_gain_and_offset_see():
+    """With `coarse_blocks`, the gain and offset of a pixel follow the photo up to
+    `receptive_radius` px away (here (2 * 1 + 4) * 4 = 24), beyond the full-resolution
+    branch's 6 px; farther than that nothing moves them (the global branch is still the
+    identity). Its features are the branch on the photo shrunk 4 times, enlarged back."""
+    torch.manual_seed(0)
+    net = IlluminationAdaptiveNet(dim=8, blocks=2, global_dim=8, global_size=32, coarse_blocks=1)
+    assert net.receptive_radius == 24
+    x = torch.rand(1, 3, 64, 64)
+    near, far = x.clone(), x.clone()
+    near[..., 12:20, 12:20] = 1.0  # 12 px away from the top-left 4 x 4 pixels
+    far[..., 32:, 32:] = 1.0  # 29 px away
+    with torch.no_grad():
+        assert not torch.equal(net(x)[..., :4, :4], net(near)[..., :4, :4])
+        assert torch.equal(net(x)[..., :4, :4], net(far)[..., :4, :4])
+        small = torch.nn.functional.avg_pool2d(x, 4)
+        expected = torch.nn.functional.interpolate(
+            net.coarse(small), size=(64, 64), mode="bilinear", align_corners=False
+        )
+        torch.testing.assert_close(net._coarse_features(x), expected)
+    with pytest.raises(ValueError, match="generator.coarse_scale"):
+        IlluminationAdaptiveNet(coarse_blocks=1, coarse_scale=1)
+
+
 def test_highlight_knee_rolls_highlights_off_below_white_and_leaves_the_rest():
     """soft_knee: the identity up to the knee, slope 1 there, then tanh towards 1 (values
     worked by hand: knee 0.7, v = 1.0 gives 0.7 + 0.3 tanh(1) = 0.928478); an 8-bit output

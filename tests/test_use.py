@@ -195,6 +195,23 @@ def test_halo_tiles_equal_untiled_exactly(monkeypatch):
     assert (short - whole).abs().max() > 1e-4
 
 
+def test_halo_tiles_of_the_coarse_branch_equal_untiled(monkeypatch):
+    """IlluminationAdaptiveNet with a coarse branch (the photo shrunk 4 times, 2 blocks)
+    reads (2 * 2 + 4) * 4 = 32 px around a pixel: tiles aligned to 4 with that halo equal
+    the untiled output, also on sides that are not multiples of 4; with the full-resolution
+    branch's 8 px of halo they would not."""
+    torch.manual_seed(0)
+    gen = IlluminationAdaptiveNet(dim=8, blocks=3, global_dim=8, global_size=32, coarse_blocks=2)
+    net = InferenceNet(gen).eval()
+    assert receptive_radius(net) == 32 and gen.tile_multiple == 4
+    x = torch.rand(1, 3, 301, 410)
+    with torch.no_grad():
+        whole = net(x)
+    assert (run_tiled(net, x, tile=100) - whole).abs().max() <= 1e-5
+    monkeypatch.setattr(gen, "receptive_radius", 8)
+    assert (run_tiled(net, x, tile=100) - whole).abs().max() > 1e-4
+
+
 def test_halo_tiles_of_a_downscaled_estimate_equal_untiled(monkeypatch):
     """Zero-DCE++ estimates its curve on the image shrunk s times: tiles aligned to s with
     (depth + 2) * s px of halo equal the untiled output, also on sides that are not

@@ -37,6 +37,7 @@ STAGES = (
     "iat_norm",
     "iat_mixed",
     "iat_exposure",
+    "iat_coarse",
 )
 GRID_IMAGES = ("1", "111", "748")  # three eval15 scenes: indoor, dark room, bright objects
 # overrides every job shares (paths, data location, resume): not part of a row's name

@@ -83,6 +83,14 @@ class IlluminationAdaptiveNet(nn.Module):
     one colour matrix and gamma; each tile carries `receptive_radius` px of halo, so the
     tiled output equals the untiled one.
 
+    With `coarse_blocks` > 0, a coarse branch reads the photo shrunk `coarse_scale` times
+    (area average; the edge repeated to a multiple of the scale): a stem and that many
+    residual blocks, enlarged back (bilinear) and added to the local features before the two
+    heads. The gain and offset then follow a neighbourhood `coarse_scale` times wider (is
+    this pixel in a shadow or on a dark object?) while staying per pixel. Tiles aligned to
+    the scale (`tile_multiple`) with `receptive_radius` px of halo still equal the untiled
+    output.
+
     With `highlight_knee` (a level in (0, 1)), the output passes through `soft_knee`
     instead of being cut at 1: a gain that suits the shadows of a photo rolls its bright
     parts off below white rather than flattening them to white (real night photos have
@@ -102,6 +110,8 @@ class IlluminationAdaptiveNet(nn.Module):
         global_size: int = 128,
         exposure_norm: bool = False,
         highlight_knee: float | None = None,
+        coarse_blocks: int = 0,
+        coarse_scale: int = 4,
     ) -> None:
         super().__init__()
         if in_channels != 3 or out_channels != 3:
@@ -112,6 +122,11 @@ class IlluminationAdaptiveNet(nn.Module):
         for key, value in (("dim", dim), ("blocks", blocks), ("global_dim", global_dim)):
             if value < 1:
                 raise ValueError(f"generator.{key} must be a positive integer, got {value}")
+        if coarse_blocks < 0 or coarse_scale < 2:
+            raise ValueError(
+                "generator.coarse_blocks must be >= 0 and generator.coarse_scale >= 2, "
+                f"got {coarse_blocks} and {coarse_scale}"
+            )
         if global_size < 8:
             raise ValueError(f"generator.global_size must be at least 8, got {global_size}")
         if highlight_knee is not None and not 0 < highlight_knee < 1:
@@ -124,6 +139,20 @@ class IlluminationAdaptiveNet(nn.Module):
         self.exposure_norm = exposure_norm
         # what the local branch reads around a pixel: the stem, two per block, the heads
         self.receptive_radius = 2 * blocks + 2
+        self.coarse_scale = coarse_scale
+        self.coarse = None
+        if coarse_blocks:
+            self.coarse = nn.Sequential(
+                nn.Conv2d(3, dim, 3, padding=1),
+                nn.LeakyReLU(0.2, inplace=True),
+                *(_ResBlock(dim) for _ in range(coarse_blocks)),
+            )
+            # coarse pixels: the shrinking cell, the stem, two per block, the enlarging,
+            # and one for the heads' full-resolution pixel (a whole number of coarse pixels,
+            # so that a tile's halo starts on the coarse grid)
+            coarse_radius = (2 * coarse_blocks + 4) * coarse_scale
+            self.receptive_radius = max(self.receptive_radius, coarse_radius)
+            self.tile_multiple = coarse_scale
         self.local = nn.Sequential(
             nn.Conv2d(3, dim, 3, padding=1),
             nn.LeakyReLU(0.2, inplace=True),
@@ -148,6 +177,14 @@ class IlluminationAdaptiveNet(nn.Module):
         nn.init.zeros_(self.global_head[-1].weight)
         nn.init.zeros_(self.global_head[-1].bias)
 
+    def extra_repr(self) -> str:
+        """The settings that no submodule shows (so two configurations print apart)."""
+        coarse = f"coarse_scale={self.coarse_scale}, " if self.coarse is not None else ""
+        return (
+            f"{coarse}global_size={self.global_size}, exposure_norm={self.exposure_norm}, "
+            f"highlight_knee={self.highlight_knee}"
+        )
+
     def summarize(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 10) of the whole photo(s) `x`: log-gamma and the colour matrix minus I; with
         `exposure_norm`, (N, 11): the log of the photo's mean level last."""
@@ -162,12 +199,26 @@ class IlluminationAdaptiveNet(nn.Module):
         params = self.global_head(torch.cat((*features, log_level), dim=1))
         return torch.cat((params, log_level), dim=1)
 
+    def _coarse_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The coarse branch's features at `x`'s size. The edge is repeated to a multiple
+        of the scale first, so a tile aligned to it sees the grid the whole photo sees."""
+        s = self.coarse_scale
+        h, w = x.shape[-2:]
+        ph, pw = (s - h % s) % s, (s - w % s) % s
+        small = F.avg_pool2d(F.pad(x, (0, pw, 0, ph), mode="replicate"), s)
+        big = F.interpolate(
+            self.coarse(small), size=(h + ph, w + pw), mode="bilinear", align_corners=False
+        )
+        return big[..., :h, :w]
+
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         params = self.summarize(x) if context is None else context.to(x.dtype)
         if self.exposure_norm:
             x = x * torch.exp(-params[:, 10:])[..., None, None]  # the photo over its level
             params = params[:, :10]
         f = self.local(x)
+        if self.coarse is not None:
+            f = f + self._coarse_features(x)
         mul = F.softplus(self.mul_head(f))
         add = torch.tanh(self.add_head(f))
         local = x * mul + add
