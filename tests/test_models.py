@@ -183,6 +183,36 @@ def test_the_coarse_branch_widens_what_the_gain_and_offset_see():
         IlluminationAdaptiveNet(coarse_blocks=1, coarse_scale=1)
 
 
+def test_smoothed_maps_keep_the_photos_fine_detail():
+    """With `map_scale`, the gain and offset are the maps averaged over s x s cells and
+    enlarged (bilinear): where they are constant the output is exactly x * gain + offset,
+    so a checkerboard keeps its full contrast times the gain; the unsmoothed maps of the
+    same network (the same weights) change from pixel to pixel with it."""
+    torch.manual_seed(0)
+    plain = IlluminationAdaptiveNet(dim=8, blocks=2, global_dim=8, global_size=32)
+    smooth = IlluminationAdaptiveNet(dim=8, blocks=2, global_dim=8, global_size=32, map_scale=4)
+    with torch.no_grad():
+        plain.add_head.bias.fill_(0.3)  # outputs inside (0, 1): nothing is clipped
+    smooth.load_state_dict(plain.state_dict())
+    checker = (torch.arange(32)[:, None] + torch.arange(32)[None, :]) % 2
+    x = (0.1 + 0.05 * checker.float()).expand(1, 3, 32, 32).contiguous()
+    with torch.no_grad():
+        f = smooth.local(x)
+        mul = torch.nn.functional.softplus(smooth.mul_head(f))
+        add = torch.tanh(smooth.add_head(f))
+        assert (mul[..., 8:24, 8:24].std() > 1e-3) and (plain(x) - smooth(x)).abs().max() > 1e-3
+        cell = torch.nn.functional.avg_pool2d(mul, 4), torch.nn.functional.avg_pool2d(add, 4)
+        inner = (slice(None), slice(None), slice(8, 24), slice(8, 24))
+        # inside, every 4 x 4 cell averages the same checker pattern: constant maps
+        g, a = (c[..., 2:6, 2:6].mean(dim=(-2, -1), keepdim=True) for c in cell)
+        out = smooth(x)[inner]  # (convolutions round differently by position: 1e-4)
+        torch.testing.assert_close(out, (x * g + a)[inner].clamp(1e-8, 1.0), atol=1e-4, rtol=0)
+        contrast = out[..., 0, 1] - out[..., 0, 0]  # a bright minus a dark square
+        torch.testing.assert_close(contrast, 0.05 * g[..., 0, 0], atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="generator.map_scale"):
+        IlluminationAdaptiveNet(coarse_blocks=1, coarse_scale=4, map_scale=2)
+
+
 def test_highlight_knee_rolls_highlights_off_below_white_and_leaves_the_rest():
     """soft_knee: the identity up to the knee, slope 1 there, then tanh towards 1 (values
     worked by hand: knee 0.7, v = 1.0 gives 0.7 + 0.3 tanh(1) = 0.928478); an 8-bit output

@@ -212,6 +212,28 @@ def test_halo_tiles_of_the_coarse_branch_equal_untiled(monkeypatch):
     assert (run_tiled(net, x, tile=100) - whole).abs().max() > 1e-4
 
 
+@pytest.mark.parametrize("coarse_blocks", [0, 1])
+def test_halo_tiles_of_smoothed_maps_equal_untiled(coarse_blocks, monkeypatch):
+    """With `map_scale` 4 the gain and offset are averaged over 4 x 4 cells and enlarged:
+    a pixel reads its maps' 8 px, rounded up to whole cells, and the neighbouring cell that
+    enlarging blends in (12 px; with a 1-block coarse branch on the same grid, its 24 px and
+    a cell: 28). Tiles aligned to 4 with that halo equal the untiled output; without the
+    neighbouring cell they would not."""
+    torch.manual_seed(0)
+    gen = IlluminationAdaptiveNet(
+        dim=8, blocks=3, global_dim=8, global_size=32, coarse_blocks=coarse_blocks, map_scale=4
+    )
+    net = InferenceNet(gen).eval()
+    assert receptive_radius(net) == (28 if coarse_blocks else 12) and gen.tile_multiple == 4
+    x = torch.rand(1, 3, 301, 410)
+    with torch.no_grad():
+        whole = net(x)
+    assert (run_tiled(net, x, tile=100) - whole).abs().max() <= 1e-5
+    if not coarse_blocks:
+        monkeypatch.setattr(gen, "receptive_radius", 8)
+        assert (run_tiled(net, x, tile=100) - whole).abs().max() > 1e-5
+
+
 def test_halo_tiles_of_a_downscaled_estimate_equal_untiled(monkeypatch):
     """Zero-DCE++ estimates its curve on the image shrunk s times: tiles aligned to s with
     (depth + 2) * s px of halo equal the untiled output, also on sides that are not

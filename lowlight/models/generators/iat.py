@@ -56,6 +56,22 @@ def area_thumbnail(x: torch.Tensor, size: int) -> torch.Tensor:
     return torch.einsum("ih,nchw,jw->ncij", rows, x, cols)
 
 
+def _through_shrunk(x: torch.Tensor, s: int, fn=None) -> torch.Tensor:
+    """`fn` (or nothing) on `x` shrunk `s` times (area average), enlarged back to `x`'s size
+    (bilinear). The edge is repeated to a multiple of `s` first, so a tile aligned to `s`
+    sees the grid the whole photo sees."""
+    h, w = x.shape[-2:]
+    ph, pw = (s - h % s) % s, (s - w % s) % s
+    small = F.avg_pool2d(F.pad(x, (0, pw, 0, ph), mode="replicate"), s)
+    big = F.interpolate(
+        small if fn is None else fn(small),
+        size=(h + ph, w + pw),
+        mode="bilinear",
+        align_corners=False,
+    )
+    return big[..., :h, :w]
+
+
 class IlluminationAdaptiveNet(nn.Module):
     """After IAT (Cui et al., "You Only Need 90K Parameters to Adapt Light", BMVC 2022), built
     here from the paper's description and simplified: plain convolutions, no attention.
@@ -91,6 +107,11 @@ class IlluminationAdaptiveNet(nn.Module):
     the scale (`tile_multiple`) with `receptive_radius` px of halo still equal the untiled
     output.
 
+    With `map_scale` s > 1, the gain and offset maps are averaged over s x s cells and
+    enlarged back (bilinear) before they are applied: smooth maps cannot cancel a pixel's
+    difference from its neighbours, so the output keeps the photo's fine detail (and its
+    noise), as a curve applied pixel by pixel does (Zero-DCE).
+
     With `highlight_knee` (a level in (0, 1)), the output passes through `soft_knee`
     instead of being cut at 1: a gain that suits the shadows of a photo rolls its bright
     parts off below white rather than flattening them to white (real night photos have
@@ -112,6 +133,7 @@ class IlluminationAdaptiveNet(nn.Module):
         highlight_knee: float | None = None,
         coarse_blocks: int = 0,
         coarse_scale: int = 4,
+        map_scale: int = 1,
     ) -> None:
         super().__init__()
         if in_channels != 3 or out_channels != 3:
@@ -126,6 +148,11 @@ class IlluminationAdaptiveNet(nn.Module):
             raise ValueError(
                 "generator.coarse_blocks must be >= 0 and generator.coarse_scale >= 2, "
                 f"got {coarse_blocks} and {coarse_scale}"
+            )
+        if map_scale < 1 or (coarse_blocks and map_scale > 1 and map_scale != coarse_scale):
+            raise ValueError(
+                "generator.map_scale must be >= 1 and, with a coarse branch, 1 or "
+                f"generator.coarse_scale (got {map_scale}, coarse_scale {coarse_scale})"
             )
         if global_size < 8:
             raise ValueError(f"generator.global_size must be at least 8, got {global_size}")
@@ -153,6 +180,13 @@ class IlluminationAdaptiveNet(nn.Module):
             coarse_radius = (2 * coarse_blocks + 4) * coarse_scale
             self.receptive_radius = max(self.receptive_radius, coarse_radius)
             self.tile_multiple = coarse_scale
+        self.map_scale = map_scale
+        if map_scale > 1:
+            # what the maps read, in whole cells, and the neighbouring cell that enlarging
+            # blends in
+            cells = -(-self.receptive_radius // map_scale) + 1
+            self.receptive_radius = cells * map_scale
+            self.tile_multiple = map_scale
         self.local = nn.Sequential(
             nn.Conv2d(3, dim, 3, padding=1),
             nn.LeakyReLU(0.2, inplace=True),
@@ -181,8 +215,8 @@ class IlluminationAdaptiveNet(nn.Module):
         """The settings that no submodule shows (so two configurations print apart)."""
         coarse = f"coarse_scale={self.coarse_scale}, " if self.coarse is not None else ""
         return (
-            f"{coarse}global_size={self.global_size}, exposure_norm={self.exposure_norm}, "
-            f"highlight_knee={self.highlight_knee}"
+            f"{coarse}map_scale={self.map_scale}, global_size={self.global_size}, "
+            f"exposure_norm={self.exposure_norm}, highlight_knee={self.highlight_knee}"
         )
 
     def summarize(self, x: torch.Tensor) -> torch.Tensor:
@@ -200,16 +234,8 @@ class IlluminationAdaptiveNet(nn.Module):
         return torch.cat((params, log_level), dim=1)
 
     def _coarse_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The coarse branch's features at `x`'s size. The edge is repeated to a multiple
-        of the scale first, so a tile aligned to it sees the grid the whole photo sees."""
-        s = self.coarse_scale
-        h, w = x.shape[-2:]
-        ph, pw = (s - h % s) % s, (s - w % s) % s
-        small = F.avg_pool2d(F.pad(x, (0, pw, 0, ph), mode="replicate"), s)
-        big = F.interpolate(
-            self.coarse(small), size=(h + ph, w + pw), mode="bilinear", align_corners=False
-        )
-        return big[..., :h, :w]
+        """The coarse branch's features at `x`'s size."""
+        return _through_shrunk(x, self.coarse_scale, self.coarse)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         params = self.summarize(x) if context is None else context.to(x.dtype)
@@ -221,6 +247,8 @@ class IlluminationAdaptiveNet(nn.Module):
             f = f + self._coarse_features(x)
         mul = F.softplus(self.mul_head(f))
         add = torch.tanh(self.add_head(f))
+        if self.map_scale > 1:
+            mul, add = (_through_shrunk(m, self.map_scale) for m in (mul, add))
         local = x * mul + add
         eye = torch.eye(3, dtype=x.dtype, device=x.device)
         matrix = eye + params[:, 1:].reshape(-1, 3, 3)
