@@ -110,7 +110,8 @@ class IlluminationAdaptiveNet(nn.Module):
     With `map_scale` s > 1, the gain and offset maps are averaged over s x s cells and
     enlarged back (bilinear) before they are applied: smooth maps cannot cancel a pixel's
     difference from its neighbours, so the output keeps the photo's fine detail (and its
-    noise), as a curve applied pixel by pixel does (Zero-DCE).
+    noise) times the gain. The offset adds none: a model that lifts a photo mostly by the
+    offset still flattens it (experiments/shipped/README.md).
 
     With `highlight_knee` (a level in (0, 1)), the output passes through `soft_knee`
     instead of being cut at 1: a gain that suits the shadows of a photo rolls its bright
