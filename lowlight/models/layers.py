@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 NORMS = ("batch", "instance", "none")
@@ -31,3 +34,34 @@ class Scorer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)
         return torch.sigmoid(out) if self.sigmoid else out
+
+
+def through_shrunk(
+    x: torch.Tensor,
+    s: int,
+    fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    shrink: str = "area",
+) -> torch.Tensor:
+    """`fn` (or nothing) on `x` shrunk `s` times, enlarged back to `x`'s size (bilinear).
+    Shrinking is an `area` average of s x s cells or `bilinear` sampling. The edge is
+    repeated to a multiple of `s` first, so that shrinking and enlarging use exactly the
+    factor s: a tile aligned to `s` sees the grid the whole photo sees, and halo tiles equal
+    the untiled output (lowlight.inference)."""
+    h, w = x.shape[-2:]
+    ph, pw = (s - h % s) % s, (s - w % s) % s
+    padded = F.pad(x, (0, pw, 0, ph), mode="replicate")
+    if shrink == "area":
+        small = F.avg_pool2d(padded, s)
+    elif shrink == "bilinear":
+        small = F.interpolate(
+            padded, size=((h + ph) // s, (w + pw) // s), mode="bilinear", align_corners=False
+        )
+    else:
+        raise ValueError(f"shrink must be 'area' or 'bilinear', got {shrink!r}")
+    big = F.interpolate(
+        small if fn is None else fn(small),
+        size=(h + ph, w + pw),
+        mode="bilinear",
+        align_corners=False,
+    )
+    return big[..., :h, :w]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from lowlight.models.layers import through_shrunk
 
 
 def light_enhancement_curve(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
@@ -147,18 +148,7 @@ class DCENet(nn.Module):
         if s == 1 or self.training:
             maps = self.estimate(x)
         else:
-            # Padded (edge pixels repeated) to a multiple of s, so that shrinking and
-            # enlarging use exactly the factor s: a tile aligned to s then sees the same
-            # grid as the whole image, and halo tiles equal the untiled output.
-            h, w = x.shape[-2:]
-            ph, pw = (s - h % s) % s, (s - w % s) % s
-            padded = F.pad(x, (0, pw, 0, ph), mode="replicate")
-            small = F.interpolate(
-                padded, size=((h + ph) // s, (w + pw) // s), mode="bilinear", align_corners=False
-            )
-            maps = F.interpolate(
-                self.estimate(small), size=(h + ph, w + pw), mode="bilinear", align_corners=False
-            )[..., :h, :w]
+            maps = through_shrunk(x, s, self.estimate, shrink="bilinear")
         return apply_curves(x, maps, self.num_iterations, self.shared_curve), maps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

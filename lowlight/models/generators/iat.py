@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lowlight.models.layers import through_shrunk
+
 LEVEL_EPS = 1e-3  # keeps the log of a black photo's level finite
 
 
@@ -54,22 +56,6 @@ def area_thumbnail(x: torch.Tensor, size: int) -> torch.Tensor:
     rows = _bins(x.shape[-2], size, x)
     cols = _bins(x.shape[-1], size, x)
     return torch.einsum("ih,nchw,jw->ncij", rows, x, cols)
-
-
-def _through_shrunk(x: torch.Tensor, s: int, fn=None) -> torch.Tensor:
-    """`fn` (or nothing) on `x` shrunk `s` times (area average), enlarged back to `x`'s size
-    (bilinear). The edge is repeated to a multiple of `s` first, so a tile aligned to `s`
-    sees the grid the whole photo sees."""
-    h, w = x.shape[-2:]
-    ph, pw = (s - h % s) % s, (s - w % s) % s
-    small = F.avg_pool2d(F.pad(x, (0, pw, 0, ph), mode="replicate"), s)
-    big = F.interpolate(
-        small if fn is None else fn(small),
-        size=(h + ph, w + pw),
-        mode="bilinear",
-        align_corners=False,
-    )
-    return big[..., :h, :w]
 
 
 class IlluminationAdaptiveNet(nn.Module):
@@ -236,7 +222,7 @@ class IlluminationAdaptiveNet(nn.Module):
 
     def _coarse_features(self, x: torch.Tensor) -> torch.Tensor:
         """The coarse branch's features at `x`'s size."""
-        return _through_shrunk(x, self.coarse_scale, self.coarse)
+        return through_shrunk(x, self.coarse_scale, self.coarse)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         params = self.summarize(x) if context is None else context.to(x.dtype)
@@ -249,7 +235,7 @@ class IlluminationAdaptiveNet(nn.Module):
         mul = F.softplus(self.mul_head(f))
         add = torch.tanh(self.add_head(f))
         if self.map_scale > 1:
-            mul, add = (_through_shrunk(m, self.map_scale) for m in (mul, add))
+            mul, add = (through_shrunk(m, self.map_scale) for m in (mul, add))
         local = x * mul + add
         eye = torch.eye(3, dtype=x.dtype, device=x.device)
         matrix = eye + params[:, 1:].reshape(-1, 3, 3)
