@@ -40,9 +40,6 @@ STAGES = (
     "iat_coarse",
     "iat_refit",
 )
-# stages that train on the validation blocks too (a refit with settings chosen before):
-# their validation PSNR is on pairs they trained on, so the table and curves leave it out
-REFIT_STAGES = ("iat_refit",)
 GRID_IMAGES = ("1", "111", "748")  # three eval15 scenes: indoor, dark room, bright objects
 # overrides every job shares (paths, data location, resume): not part of a row's name
 COMMON = (
@@ -73,8 +70,17 @@ def finished_runs(log_dir: Path) -> list[tuple[str, str, Path, dict]]:
             experiment = next(o for o in overrides if o.startswith("+experiment="))
             kept = [o for o in overrides if not o.startswith(COMMON)]
             label = f"{stage}{job.name}"
-            runs.append((stage, label, job, {**results, "experiment": experiment, "row": kept}))
+            row = {**results, "experiment": experiment, "row": kept, "refit": _refit(job)}
+            runs.append((stage, label, job, row))
     return runs
+
+
+def _refit(run: Path) -> bool:
+    """Whether the run validated on its own training pairs (data.val_dir = data.train_dir:
+    a refit with settings chosen before); its validation PSNR then measures nothing that
+    the table or the curves should show."""
+    data = yaml.safe_load((run / "config.yaml").read_text()).get("data", {})
+    return data.get("val_dir") is not None and data.get("val_dir") == data.get("train_dir")
 
 
 def val_curve(run: Path) -> list[tuple[int, float]]:
@@ -99,8 +105,8 @@ def plot_curves(runs, out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    for stage, label, run, _ in runs:
-        points = val_curve(run) if stage not in REFIT_STAGES else []
+    for _, label, run, results in runs:
+        points = val_curve(run) if not results["refit"] else []
         if points:
             ax.plot([e + 1 for e, _ in points], [p for _, p in points], marker="o", label=label)
     ax.set_xlabel("epoch")
@@ -156,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         best = results.get("best_score")
         val = f"{best:.2f} ({best_epoch + 1})" if best is not None else ""
         values = {
-            "val": "(trains on them)" if stage in REFIT_STAGES else val,
+            "val": "(trains on them)" if results["refit"] else val,
             "psnr": cell(label, "psnr", 2),
             "ssim": cell(label, "ssim", 3),
             "mae": cell(label, "mae", 4),
