@@ -38,6 +38,7 @@ STAGES = (
     "iat_mixed",
     "iat_exposure",
     "iat_coarse",
+    "iat_coarse_ssim",
     "iat_refit",
 )
 GRID_IMAGES = ("1", "111", "748")  # three eval15 scenes: indoor, dark room, bright objects
