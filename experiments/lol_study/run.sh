@@ -14,9 +14,10 @@
 # as many sensor-model synthetic pairs from SunHays80's daylight photos: +experiment=lle_iat,
 # data=lol_mixed), iat_exposure (iat_ema's 24 channels with Zero-DCE's exposure control
 # beside L1, weight 0.25 or 0.5), iat_coarse (iat_ssim's weight-1.0 job with a coarse branch
-# on the photo shrunk 4 or 8 times), iat_coarse_ssim (iat_coarse0 with SSIM weight 2.0 or 4.0),
-# iat_refit (iat_coarse0's recipe on all of our485 for the
-# 40 epochs validation chose), report. PHOTOS=... (default: the shared SunHays80) for
+# on the photo shrunk 4 or 8 times), iat_coarse_ssim (iat_coarse0 with SSIM weight 2.0, 4.0
+# or 8.0), iat_refit (iat_coarse0's recipe on all of our485 for the 40 epochs validation
+# chose), iat_refit_ssim (the same for iat_coarse_ssim2, the new best on validation, 70
+# epochs), report. PHOTOS=... (default: the shared SunHays80) for
 # iat_mixed. LOL=/path/to/LOL (default: the shared
 # copy), LOG_DIR=... (default: logs/lol_study). The budget is conf/budget/lol_cpu.yaml;
 # add budget=lol_full through EXTRA="budget=lol_full" for the original 100 epochs (a GPU).
@@ -56,14 +57,16 @@ run() {
     iat_coarse_ssim) stage iat_coarse_ssim +experiment=lol_iat +sweep=lol_iat_coarse_ssim ;;
     iat_refit) stage iat_refit +experiment=lol_iat +sweep=lol_iat_refit \
       data.train_dir="$LOL/our485" data.val_dir="$LOL/our485" data.test_dir="$LOL/eval15" ;;
+    iat_refit_ssim) stage iat_refit_ssim +experiment=lol_iat +sweep=lol_iat_refit_ssim \
+      data.train_dir="$LOL/our485" data.val_dir="$LOL/our485" data.test_dir="$LOL/eval15" ;;
     iat_mixed) ROOT_KEY=data.sources.lol.root stage iat_mixed +experiment=lle_iat \
       data.sources.synthetic.source_dir="$PHOTOS" ;;
     report)
       "${PYTHON:-python}" experiments/lol_study/table.py "$LOG_DIR" --lol "$LOL" ;;
-    *) echo "unknown stage: $1 (generator, losses, mse, color, generator_best, whole, iat, iat_long, iat_ema, iat_whole, iat_ssim, iat_norm, iat_mixed, iat_exposure, iat_coarse, iat_coarse_ssim, iat_refit, report)" >&2; exit 2 ;;
+    *) echo "unknown stage: $1 (generator, losses, mse, color, generator_best, whole, iat, iat_long, iat_ema, iat_whole, iat_ssim, iat_norm, iat_mixed, iat_exposure, iat_coarse, iat_coarse_ssim, iat_refit, iat_refit_ssim, report)" >&2; exit 2 ;;
   esac
 }
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(generator losses mse color generator_best whole iat iat_long iat_ema iat_whole iat_ssim iat_norm iat_mixed iat_exposure iat_coarse iat_coarse_ssim iat_refit report)
+[ ${#stages[@]} -gt 0 ] || stages=(generator losses mse color generator_best whole iat iat_long iat_ema iat_whole iat_ssim iat_norm iat_mixed iat_exposure iat_coarse iat_coarse_ssim iat_refit iat_refit_ssim report)
 for s in "${stages[@]}"; do run "$s"; done

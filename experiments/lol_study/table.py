@@ -40,6 +40,7 @@ STAGES = (
     "iat_coarse",
     "iat_coarse_ssim",
     "iat_refit",
+    "iat_refit_ssim",
 )
 GRID_IMAGES = ("1", "111", "748")  # three eval15 scenes: indoor, dark room, bright objects
 # overrides every job shares (paths, data location, resume): not part of a row's name
