@@ -20,7 +20,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from lowlight.config_check import check_config
+from lowlight.config_check import ConfigError, check_config
 from lowlight.loggers import RunCSVLogger
 from lowlight.run_folder import resume_state, run_of_checkpoint
 
@@ -128,6 +128,59 @@ def _resume_path(ckpt: str | None, out_dir: Path) -> str | None:
     return None
 
 
+# what makes two runs the same recipe: a folder resumed with ckpt_path=auto must have been
+# trained with these (paths, logging and the epoch count may change between sessions)
+RECIPE_KEYS = ("system", "seed", "data.batch_size", "data.augment", "data.color_space")
+
+
+def _plain(value: Any) -> Any:
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
+def _leaves(node: Any, prefix: str) -> dict[str, Any]:
+    """{dotted key: value} of every leaf of a plain nested dict."""
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out.update(_leaves(value, f"{prefix}.{key}"))
+        return out
+    return {prefix: node}
+
+
+def _check_same_recipe(cfg: DictConfig, out_dir: Path) -> None:
+    """Refuse to resume (or to return the results of) the run in `out_dir` with other
+    settings than it was trained with: its checkpoint and results would be presented as
+    the new configuration's. The epoch count may change. Keys that only one side has (a
+    setting added to the configs since, with its old behaviour as default) are not
+    compared."""
+    saved_file = out_dir / "config.yaml"
+    if not saved_file.is_file():
+        return
+    saved = OmegaConf.load(saved_file)
+    # more epochs continue a run: compare as if with the saved epoch count, so that values
+    # derived from it (the cosine schedule's T_max) do not count as a change
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        cfg.trainer.max_epochs = OmegaConf.select(saved, "trainer.max_epochs")
+    changed = []
+    for key in RECIPE_KEYS:
+        old, new = OmegaConf.select(saved, key), OmegaConf.select(cfg, key)
+        old_leaves, new_leaves = _leaves(_plain(old), key), _leaves(_plain(new), key)
+        changed += [
+            f"{k}: {old_leaves[k]!r} there, {new_leaves[k]!r} now"
+            for k in sorted(old_leaves.keys() & new_leaves.keys())
+            if old_leaves[k] != new_leaves[k]
+        ]
+    if changed:
+        raise ConfigError(
+            f"ckpt_path=auto: {out_dir} holds a run with other settings ("
+            + "; ".join(changed[:3])
+            + (f"; and {len(changed) - 3} more" if len(changed) > 3 else "")
+            + "): resume it with the settings it was trained with, or train into a new "
+            "folder (hydra.run.dir / hydra.sweep.dir)"
+        )
+
+
 def train(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
     """Fit, then test the best checkpoint; returns (and writes) the run's results.
 
@@ -137,6 +190,8 @@ def train(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
     """
     check_config(cfg)  # types and ranges, before anything is built or written
     out_dir = Path(cfg.paths.output_dir)
+    if cfg.get("ckpt_path") == "auto" or (cfg.get("ckpt_path") is None and requeued_slurm_job()):
+        _check_same_recipe(cfg, out_dir)
     done = _finished(out_dir) if cfg.get("ckpt_path") == "auto" else None
     wanted = cfg.trainer.get("max_epochs")
     if done is not None and isinstance(wanted, int) and done.get("epochs", -1) >= wanted > 0:

@@ -239,6 +239,7 @@ def test_every_shipped_experiment_passes_the_config_check():
         "lol_gan": ["data.root=LOL"],
         "lol_gan_seed": ["data.root=LOL"],
         "lol_iat": ["data.root=LOL"],
+        "lol_iat_best": ["data.root=LOL"],
         "lle_iat": ["data.sources.lol.root=LOL", "data.sources.synthetic.source_dir=PHOTOS"],
     }
     for path in sorted((CONF / "experiment").glob("*.yaml")):

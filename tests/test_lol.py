@@ -185,3 +185,22 @@ def test_the_studys_best_model_reproduces_its_eval15_figure_through_lowlight_enh
     assert np.mean(ssims) == pytest.approx(measured["test/ssim"], abs=0.002)
     readme = (BEST.parent / "README.md").read_text()
     assert f"{measured['test/psnr']:.2f}" in readme
+
+
+def test_lol_iat_best_is_the_recipe_of_the_studys_model():
+    """`+experiment=lol_iat_best` (the README's command for the study's recipe) composes the
+    generator, losses, optimiser, EMA, schedule, augmentation, batch and seed that `best/`
+    was trained with; only the epochs (100, choosing on validation, against the refit's 70)
+    and the data folders (training blocks, against all of our485) differ."""
+    from omegaconf import OmegaConf
+
+    recipe = compose_cfg(["+experiment=lol_iat_best", f"data.root={LOL}"])
+    model = OmegaConf.load(BEST / "config.yaml")
+    for key in ("system", "data.augment", "data.batch_size", "data.color_space", "seed"):
+        ours, theirs = OmegaConf.select(recipe, key), OmegaConf.select(model, key)
+        if OmegaConf.is_config(ours):
+            ours = OmegaConf.to_container(ours, resolve=True)
+            theirs = OmegaConf.to_container(theirs, resolve=True)
+        assert ours == theirs, key
+    assert recipe.trainer.max_epochs == 100 and model.trainer.max_epochs == 70
+    assert recipe.system.pixel_loss.ssim_weight == 8.0

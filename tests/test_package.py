@@ -161,4 +161,4 @@ def test_a_users_config_dir_adds_experiments_that_use_the_package_groups(tmp_pat
         [*command, "--help"], capture_output=True, text=True, cwd=tmp_path, check=True
     ).stdout
     assert "experiment: dce_net, esrgan, esrgan_psnr, lle_gan, lle_gan_seed, lle_iat," in listed
-    assert "lol_gan_seed, lol_iat, mine," in listed
+    assert "lol_gan_seed, lol_iat, lol_iat_best, mine," in listed

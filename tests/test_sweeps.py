@@ -157,7 +157,8 @@ def test_slurm_launcher_config_gives_the_documented_sbatch_script(tmp_path, monk
 
 def test_a_requeued_job_resumes_from_its_last_checkpoint(tmp_path):
     """A job restarted in its own folder: refused without ckpt_path; with ckpt_path=auto, or
-    as a requeued SLURM job (SLURM_RESTART_COUNT), it continues from last.ckpt."""
+    as a requeued SLURM job (SLURM_RESTART_COUNT), it continues from last.ckpt; with other
+    settings than it was trained with, it is refused."""
     folder = tmp_path / "job"
     base = ["+experiment=lle_gan", *cli_args(TINY), f"hydra.run.dir={folder}"]
     first = train_cli(base, tmp_path)
@@ -184,6 +185,23 @@ def test_a_requeued_job_resumes_from_its_last_checkpoint(tmp_path):
     assert json.loads((folder / "results.json").read_text())["epochs"] == 3
     config = yaml.safe_load((folder / "config.yaml").read_text())
     assert config["ckpt_path"] == str(folder / "checkpoints" / "last.ckpt")
+
+    # the same folder with another recipe is refused, finished or not: its checkpoint and
+    # results would pass for the new settings'
+    before = {name: (folder / name).read_text() for name in ("config.yaml", "results.json")}
+    for epochs in (3, 4):
+        other = train_cli(
+            [
+                *base,
+                f"trainer.max_epochs={epochs}",
+                "ckpt_path=auto",
+                "system.loss_weights.adv=0.5",
+            ],
+            tmp_path,
+        )
+        assert other.returncode != 0
+        assert "system.loss_weights.adv: 0.01 there, 0.5 now" in other.stderr, other.stderr[-2000:]
+        assert {name: (folder / name).read_text() for name in before} == before
 
 
 def test_trials_left_counts_only_finished_trials(tmp_path):

@@ -3,8 +3,8 @@
 # sweep (conf/sweep/lol_*.yaml) into a fixed folder with ckpt_path=auto, so running this
 # script again resumes each unfinished job from its last.ckpt and leaves finished jobs alone.
 #   bash experiments/lol_study/run.sh [STAGE ...]    (default: every stage, in order)
-# Stages: generator, losses, mse, color, generator_best (the suite's generator with BEST_LOSS),
-# whole (the same generator with BEST_LOSS trained on whole photos: budget=lol_whole, a row
+# Stages: generator, losses, mse, color (YCrCb with BEST_LOSS), generator_best (the suite's
+# generator with L1 only), whole (the same trained on whole photos: budget=lol_whole, a row
 # at its own budget), iat (the compact illumination-adaptive generator, L1), iat_long (the
 # same for 100 epochs, 96 or 160 px crops: its own budget), iat_ema (100 epochs of 96 px
 # crops with an EMA of the weights, 24 or 32 channels), iat_whole (the same with an EMA on
@@ -26,9 +26,13 @@ LOL=${LOL:-../shared/data/lowlight/LOL}
 LOG_DIR=${LOG_DIR:-logs/lol_study}
 PHOTOS=${PHOTOS:-../shared/data/sr/SunHays80_HR}
 EXTRA=${EXTRA:-}
-# The loss the colour and generator_best rows use: the losses stage's best on validation
-# (README); so far L1 only, the best of the finished loss rows.
-BEST_LOSS=${BEST_LOSS:-"system.loss_weights={pixel:1.0,adv:0.0}"}
+# The loss the colour row uses: the losses stage's best on validation (README); so far the
+# original recipe's L1 + 0.01 BCE (losses1), the best of the finished loss rows.
+BEST_LOSS=${BEST_LOSS:-"system.loss_weights={pixel:1.0,adv:0.01}"}
+# generator_best and whole ran with L1 only, the best finished loss row when they ran (the
+# generator rows already use L1 + 0.01 BCE); a rerun with another loss is refused, since the
+# folders hold these runs.
+L1_ONLY="system.loss_weights={pixel:1.0,adv:0.0}"
 
 stage() {
   local name=$1
@@ -44,8 +48,8 @@ run() {
     losses) stage losses +experiment=lol_gan_seed +sweep=lol_losses ;;
     mse) stage mse +experiment=lol_gan_seed +sweep=lol_mse ;;
     color) stage color +experiment=lol_gan_seed +sweep=lol_color "$BEST_LOSS" ;;
-    generator_best) stage generator_best +experiment=lol_gan +sweep=lol_generator "$BEST_LOSS" ;;
-    whole) stage whole +experiment=lol_gan budget=lol_whole "$BEST_LOSS" ;;
+    generator_best) stage generator_best +experiment=lol_gan +sweep=lol_generator "$L1_ONLY" ;;
+    whole) stage whole +experiment=lol_gan budget=lol_whole "$L1_ONLY" ;;
     iat) stage iat +experiment=lol_iat ;;
     iat_long) stage iat_long +experiment=lol_iat +sweep=lol_iat_long ;;
     iat_ema) stage iat_ema +experiment=lol_iat +sweep=lol_iat_ema ;;
