@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -159,7 +160,7 @@ def _check_same_recipe(cfg: DictConfig, out_dir: Path) -> None:
     saved = OmegaConf.load(saved_file)
     # more epochs continue a run: compare as if with the saved epoch count, so that values
     # derived from it (the cosine schedule's T_max) do not count as a change
-    cfg = cfg.copy()
+    cfg = copy.deepcopy(cfg)  # the run itself keeps its own epoch count
     with open_dict(cfg):
         cfg.trainer.max_epochs = OmegaConf.select(saved, "trainer.max_epochs")
     changed = []
