@@ -117,10 +117,16 @@ def _finished(out_dir: Path) -> dict[str, Any] | None:
     return results if isinstance(results, dict) and results.get("status") == "finished" else None
 
 
+def _resumes_own_folder(ckpt: str | None) -> bool:
+    """Whether `ckpt_path` asks for the run folder's own last.ckpt: `auto`, or nothing in a
+    requeued SLURM job."""
+    return ckpt == "auto" or (ckpt is None and requeued_slurm_job())
+
+
 def _resume_path(ckpt: str | None, out_dir: Path) -> str | None:
     """`ckpt_path` as given; for `auto` (or nothing, in a requeued SLURM job) the run
     folder's own last.ckpt when it has one, else None (a fresh start)."""
-    if ckpt not in (None, "auto") or (ckpt is None and not requeued_slurm_job()):
+    if not _resumes_own_folder(ckpt):
         return ckpt
     last = out_dir / "checkpoints" / "last.ckpt"
     if last.is_file():
@@ -191,7 +197,7 @@ def train(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
     """
     check_config(cfg)  # types and ranges, before anything is built or written
     out_dir = Path(cfg.paths.output_dir)
-    if cfg.get("ckpt_path") == "auto" or (cfg.get("ckpt_path") is None and requeued_slurm_job()):
+    if _resumes_own_folder(cfg.get("ckpt_path")):
         _check_same_recipe(cfg, out_dir)
     done = _finished(out_dir) if cfg.get("ckpt_path") == "auto" else None
     wanted = cfg.trainer.get("max_epochs")
