@@ -103,6 +103,14 @@ def _write_results(out_dir: Path, results: dict[str, Any]) -> None:
         part.replace(out_dir / "results.json")
 
 
+def _command_overrides() -> list[str] | None:
+    """The run's command-line overrides, kept in results.json too: Hydra rewrites its own
+    copy (.hydra/overrides.yaml) before the run starts, even for a resume that is refused."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else None
+
+
 def requeued_slurm_job() -> bool:
     """Whether this process is a SLURM job that was requeued (preempted or out of time)."""
     return int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0
@@ -230,6 +238,8 @@ def train(cfg: DictConfig, callbacks: list | None = None) -> dict[str, Any]:
             _carry_best(state, Path(ckpt), out_dir)
     L.seed_everything(cfg.seed, workers=True)
     results: dict[str, Any] = {"task_name": cfg.task_name, "output_dir": str(out_dir)}
+    if (overrides := _command_overrides()) is not None:
+        results["overrides"] = overrides
     _write_results(out_dir, {**results, "status": "running"})
     try:
         return _fit_and_test(cfg, out_dir, list(callbacks or []), results, state is not None)

@@ -182,7 +182,11 @@ def test_a_requeued_job_resumes_from_its_last_checkpoint(tmp_path):
         timeout=600,
     )
     assert requeued.returncode == 0, requeued.stderr[-3000:]
-    assert json.loads((folder / "results.json").read_text())["epochs"] == 3
+    results = json.loads((folder / "results.json").read_text())
+    assert results["epochs"] == 3
+    # the command's overrides, as Hydra saw them (its own hydra.* ones apart)
+    task = [o for o in base if not o.startswith("hydra.")]
+    assert results["overrides"] == [*task, "trainer.max_epochs=3"]
     config = yaml.safe_load((folder / "config.yaml").read_text())
     assert config["ckpt_path"] == str(folder / "checkpoints" / "last.ckpt")
 
@@ -202,6 +206,9 @@ def test_a_requeued_job_resumes_from_its_last_checkpoint(tmp_path):
         assert other.returncode != 0
         assert "system.loss_weights.adv: 0.01 there, 0.5 now" in other.stderr, other.stderr[-2000:]
         assert {name: (folder / name).read_text() for name in before} == before
+    # Hydra rewrote its copy of the overrides before the refusal; results.json keeps the
+    # run's own (what experiments/lol_study/table.py names rows by)
+    assert "system.loss_weights.adv=0.5" in (folder / ".hydra" / "overrides.yaml").read_text()
 
 
 def test_trials_left_counts_only_finished_trials(tmp_path):

@@ -8,6 +8,11 @@ LOL-v1 eval15 with `lowlight-evaluate` (8-bit outputs; the GT-mean columns are l
 beside the published rows. Writes, next to this script: results.md (the table; also put
 between the `<!-- table -->` markers of README.md), results.csv, grids/*.jpg (three eval15
 images: input | each run | ground truth) and curves.png (validation PSNR per epoch).
+
+Runs are not committed, only their results: a row of the committed results.csv whose run is
+not under LOG_DIR (an earlier machine's) is carried over as it stands, with its tile of each
+grid and its validation points from curves.csv, so a table can be completed run by run
+across sessions. A row whose run is under LOG_DIR is scored again and replaces it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ import sys
 from pathlib import Path
 
 import yaml
+from PIL import Image
+
+from lowlight.grids import GAP
 
 HERE = Path(__file__).resolve().parent
 STAGES = (
@@ -68,13 +76,67 @@ def finished_runs(log_dir: Path) -> list[tuple[str, str, Path, dict]]:
             results = json.loads(results_file.read_text())
             if results.get("status") != "finished":
                 continue
-            overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
+            overrides = results.get("overrides")  # older runs: Hydra's copy
+            if overrides is None:
+                overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
             experiment = next(o for o in overrides if o.startswith("+experiment="))
             kept = [o for o in overrides if not o.startswith(COMMON)]
             label = f"{stage}{job.name}"
             row = {**results, "experiment": experiment, "row": kept, "refit": _refit(job)}
             runs.append((stage, label, job, row))
     return runs
+
+
+def order_key(stage: str, label: str) -> tuple[int, int]:
+    """A row's place in the table: stage order, then job number."""
+    return STAGES.index(stage), int(label.removeprefix(stage))
+
+
+def read_csv(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def grid_tiles(grid: Image.Image, labels: list[str], name: Path) -> dict[str, Image.Image]:
+    """The tiles of an equal-width grid (input | one per label | ground truth), by caption."""
+    captions = ["input", *labels, "ground truth"]
+    step, extra = divmod(grid.width + GAP, len(captions))
+    if extra:
+        raise ValueError(
+            f"{name}: {grid.width} px wide is not {len(captions)} equal tiles "
+            f"(input, {len(labels)} runs of results.csv, ground truth); rebuild it from the runs"
+        )
+    return {
+        c: grid.crop((i * step, 0, i * step + step - GAP, grid.height))
+        for i, c in enumerate(captions)
+    }
+
+
+def merge_grid(
+    new: Path, new_labels: list[str], old: Path, old_labels: list[str], order: list[str]
+):
+    """One grid in table order: the new runs' tiles (scored now) and the carried rows' tiles
+    cut from the committed grid (both drawn by lowlight-evaluate, one tile width)."""
+    with Image.open(new) as im:
+        tiles = grid_tiles(im.convert("RGB"), new_labels, new)
+    if any(label not in tiles for label in order):
+        if not old.is_file():
+            raise ValueError(f"{old} is missing: it holds the tiles of the carried rows")
+        with Image.open(old) as im:
+            kept = grid_tiles(im.convert("RGB"), old_labels, old)
+        if next(iter(kept.values())).size != tiles["input"].size:
+            raise ValueError(
+                f"{old}: its tiles are not the size of {new}'s; rebuild it from the runs"
+            )
+        tiles = {**kept, **tiles}
+    captions = ["input", *order, "ground truth"]
+    width, height = tiles["input"].size
+    canvas = Image.new("RGB", (len(captions) * (width + GAP) - GAP, height), "white")
+    for i, caption in enumerate(captions):
+        canvas.paste(tiles[caption], (i * (width + GAP), 0))
+    return canvas
 
 
 def _refit(run: Path) -> bool:
@@ -100,15 +162,14 @@ def val_curve(run: Path) -> list[tuple[int, float]]:
     return points
 
 
-def plot_curves(runs, out: Path) -> None:
+def plot_curves(curves: dict[str, list[tuple[int, float]]], out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    for _, label, run, results in runs:
-        points = val_curve(run) if not results["refit"] else []
+    for label, points in curves.items():
         if points:
             ax.plot([e + 1 for e, _ in points], [p for _, p in points], marker="o", label=label)
     ax.set_xlabel("epoch")
@@ -126,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lol", type=Path, required=True, help="the LOL folder (eval15 inside)")
     p.add_argument("--lpips", help="LPIPS backbone weights (a local torchvision state dict)")
     p.add_argument("--out", type=Path, default=HERE, help="where the table goes")
+    p.add_argument("--grid", nargs="+", default=GRID_IMAGES, help="eval15 images in the grids")
     args = p.parse_args(argv)
 
     from lowlight.evaluate import main as evaluate
@@ -134,19 +196,55 @@ def main(argv: list[str] | None = None) -> int:
     if not runs:
         print(f"error: no finished runs under {args.log_dir}", file=sys.stderr)
         return 2
+    fresh = {label for _, label, _, _ in runs}
+    committed = read_csv(args.out / "results.csv")
+    carried = [row for row in committed if row["run"] not in fresh]
+    old_curves: dict[str, list[tuple[int, float]]] = {}
+    for row in read_csv(args.out / "curves.csv"):
+        old_curves.setdefault(row["run"], []).append((int(row["epoch"]), float(row["val_psnr"])))
+
     scored = args.log_dir / "eval15"
     command = ["--data", str(args.lol), "--gt-mean", "-o", str(scored), "--overwrite", "-q"]
-    command += ["--grid", *GRID_IMAGES, "--methods"]
+    command += ["--grid", *args.grid, "--methods"]
     command += [f"{label}={run}" for _, label, run, _ in runs]
     command += ["--lpips", args.lpips] if args.lpips else []
     if evaluate(command) != 0:
         return 1
-    with (scored / "results.csv").open() as f:
-        table = {row["method"]: row for row in csv.DictReader(f)}
+    table = {row["method"]: row for row in read_csv(scored / "results.csv")}
 
     def cell(label: str, key: str, digits: int) -> str:
         value = table.get(label, {}).get(key)
         return f"{float(value):.{digits}f}" if value not in (None, "") else ""
+
+    rows, curves = list(carried), {}
+    for row in carried:
+        curves[row["run"]] = old_curves.get(row["run"], [])
+    for stage, label, run, results in runs:
+        curve = [(e + 1, p) for e, p in val_curve(run)]
+        curves[label] = [] if results["refit"] else curve
+        best_epoch = max(curve, key=lambda x: x[1])[0] if curve else None
+        hours = (results.get("fit_seconds", 0) + results.get("test_seconds", 0)) / 3600
+        what = results["experiment"].removeprefix("+experiment=") + " " + " ".join(results["row"])
+        best = results.get("best_score")
+        val = f"{best:.2f} ({best_epoch})" if best is not None else ""
+        rows.append(
+            {
+                "run": label,
+                "stage": stage,
+                "what": what.strip(),
+                "val": "(trains on them)" if results["refit"] else val,
+                "psnr": cell(label, "psnr", 2),
+                "ssim": cell(label, "ssim", 3),
+                "mae": cell(label, "mae", 4),
+                "lpips": cell(label, "lpips", 3),
+                "psnr_gtmean": cell(label, "psnr (GT-mean)", 2),
+                "ssim_gtmean": cell(label, "ssim (GT-mean)", 3),
+                "params": table.get(label, {}).get("params", ""),
+                "gmac": cell(label, "GMAC/MP", 1),
+                "hours": f"{hours:.2f}",
+            }
+        )
+    rows.sort(key=lambda r: order_key(r["stage"], r["run"]))
 
     lpips = " LPIPS |" if args.lpips else ""
     lines = [
@@ -155,29 +253,13 @@ def main(argv: list[str] | None = None) -> int:
         + " PSNR (GT-mean) | SSIM (GT-mean) | params | GMAC/MP | CPU h |",
         "|" + " --- |" * (11 + bool(args.lpips)),
     ]
-    rows_csv = []
-    for stage, label, run, results in runs:
-        curve = val_curve(run)
-        best_epoch = max(curve, key=lambda x: x[1])[0] if curve else None
-        hours = (results.get("fit_seconds", 0) + results.get("test_seconds", 0)) / 3600
-        what = results["experiment"].removeprefix("+experiment=") + " " + " ".join(results["row"])
-        best = results.get("best_score")
-        val = f"{best:.2f} ({best_epoch + 1})" if best is not None else ""
-        values = {
-            "val": "(trains on them)" if results["refit"] else val,
-            "psnr": cell(label, "psnr", 2),
-            "ssim": cell(label, "ssim", 3),
-            "mae": cell(label, "mae", 4),
-            "lpips": cell(label, "lpips", 3),
-            "psnr_gtmean": cell(label, "psnr (GT-mean)", 2),
-            "ssim_gtmean": cell(label, "ssim (GT-mean)", 3),
-            "params": table.get(label, {}).get("params", ""),
-            "gmac": cell(label, "GMAC/MP", 1),
-            "hours": f"{hours:.2f}",
-        }
-        shown = [values[k] for k in values if k != "lpips" or args.lpips]
-        lines.append(f"| {label} | `{what.strip()}` | " + " | ".join(shown) + " |")
-        rows_csv.append({"run": label, "stage": stage, "what": what.strip(), **values})
+    shown = [
+        k for k in rows[0] if k not in ("run", "stage", "what") and (k != "lpips" or args.lpips)
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['run']} | `{row['what']}` | " + " | ".join(row[k] for k in shown) + " |"
+        )
     ident = runs[0][3]["test"]  # every run's test also scores the unenhanced input
     lines.append(
         f"| input | (no enhancement) | | {ident['test/input_psnr']:.2f} | "
@@ -185,21 +267,44 @@ def main(argv: list[str] | None = None) -> int:
         + (" |" if args.lpips else "")
         + " | | 0 | 0 | 0 |"
     )
+    order = [row["run"] for row in rows]
+    # the grids first: a carried row whose tile cannot be found stops here, nothing written
+    try:
+        merged = {
+            png.stem: merge_grid(
+                png,
+                [label for _, label, _, _ in runs],
+                args.out / "grids" / f"{png.stem}.jpg",
+                [row["run"] for row in committed],
+                order,
+            )
+            for png in sorted((scored / "grids").glob("*.png"))
+        }
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if missing := sorted(set(args.grid) - set(merged)):
+        print(f"error: no eval15 image named {', '.join(missing)} (--grid)", file=sys.stderr)
+        return 2
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.md").write_text("\n".join(lines) + "\n")
     with (args.out / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows_csv[0]))
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows_csv)
+        writer.writerows(rows)
+    with (args.out / "curves.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["run", "epoch", "val_psnr"])
+        writer.writerows([label, e, f"{p:.4f}"] for label in order for e, p in curves[label])
     grids = args.out / "grids"
     shutil.rmtree(grids, ignore_errors=True)
     grids.mkdir()
-    from PIL import Image
-
-    for png in sorted((scored / "grids").glob("*.png")):
-        with Image.open(png) as im:
-            im.convert("RGB").save(grids / f"{png.stem}.jpg", quality=85)
-    plot_curves(runs, args.out / "curves.png")
+    for name, grid in merged.items():
+        grid.save(grids / f"{name}.jpg", quality=85)
+    plot_curves({label: curves[label] for label in order}, args.out / "curves.png")
+    missing = [row["run"] for row in carried if row["run"] not in old_curves]
+    if missing:
+        print(f"note: no validation points kept for {', '.join(missing)} (not in curves.csv)")
     readme = args.out / "README.md"
     if readme.is_file():  # the table between its markers in the write-up, kept in step
         text = readme.read_text()
@@ -209,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
             text = head + start + "\n" + "\n".join(lines) + "\n" + end + rest.split(end, 1)[1]
             readme.write_text(text)
     print("\n".join(lines))
-    print(f"wrote {args.out / 'results.md'}, results.csv, grids/, curves.png")
+    kept = f" ({len(carried)} rows carried from the committed results.csv)" if carried else ""
+    print(f"wrote {args.out / 'results.md'}, results.csv, curves.csv, grids/, curves.png{kept}")
     return 0
 
 
