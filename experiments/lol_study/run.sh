@@ -3,8 +3,9 @@
 # sweep (conf/sweep/lol_*.yaml) into a fixed folder with ckpt_path=auto, so running this
 # script again resumes each unfinished job from its last.ckpt and leaves finished jobs alone.
 #   bash experiments/lol_study/run.sh [STAGE ...]    (default: every stage, in order)
-# Stages: generator, losses, mse, color (YCrCb with BEST_LOSS), generator_best (the suite's
-# generator with L1 only), whole (the same trained on whole photos: budget=lol_whole, a row
+# Stages: generator, losses (losses0 ... losses4: one of its five jobs alone, into the same
+# folder, for a machine that has not the others), mse, color (YCrCb with BEST_LOSS),
+# generator_best (the suite's generator with L1 only), whole (the same trained on whole photos: budget=lol_whole, a row
 # at its own budget), iat (the compact illumination-adaptive generator, L1), iat_long (the
 # same for 100 epochs, 96 or 160 px crops: its own budget), iat_ema (100 epochs of 96 px
 # crops with an EMA of the weights, 24 or 32 channels), iat_whole (the same with an EMA on
@@ -39,13 +40,19 @@ stage() {
   shift
   # shellcheck disable=SC2086
   nice lowlight-train -m "$@" "${ROOT_KEY:-data.root}=$LOL" ckpt_path=auto callbacks.progress_bar=null \
-    paths.log_dir="$LOG_DIR/runs" hydra.sweep.dir="$LOG_DIR/$name" $EXTRA
+    paths.log_dir="$LOG_DIR/runs" hydra.sweep.dir="$LOG_DIR/$name" ${JOB:+hydra.sweep.subdir=$JOB} $EXTRA
 }
 
 run() {
   case $1 in
     generator) stage generator +experiment=lol_gan +sweep=lol_generator ;;
     losses) stage losses +experiment=lol_gan_seed +sweep=lol_losses ;;
+    # one job of the losses stage alone, into its own folder (a machine without the others)
+    losses[0-4])
+      local weights=("{pixel:1.0,adv:0.0}" "{pixel:1.0,adv:0.01}" "{pixel:1.0,adv:0.001}" \
+        "{pixel:1.0,adv:0.1}" "{pixel:0.0,adv:1.0}")
+      JOB=${1#losses} stage losses +experiment=lol_gan_seed \
+        "system.loss_weights=${weights[${1#losses}]}" ;;
     mse) stage mse +experiment=lol_gan_seed +sweep=lol_mse ;;
     color) stage color +experiment=lol_gan_seed +sweep=lol_color "$BEST_LOSS" ;;
     generator_best) stage generator_best +experiment=lol_gan +sweep=lol_generator "$L1_ONLY" ;;
@@ -67,7 +74,7 @@ run() {
       data.sources.synthetic.source_dir="$PHOTOS" ;;
     report)
       "${PYTHON:-python}" experiments/lol_study/table.py "$LOG_DIR" --lol "$LOL" ;;
-    *) echo "unknown stage: $1 (generator, losses, mse, color, generator_best, whole, iat, iat_long, iat_ema, iat_whole, iat_ssim, iat_norm, iat_mixed, iat_exposure, iat_coarse, iat_coarse_ssim, iat_refit, iat_refit_ssim, report)" >&2; exit 2 ;;
+    *) echo "unknown stage: $1 (generator, losses, losses0-losses4, mse, color, generator_best, whole, iat, iat_long, iat_ema, iat_whole, iat_ssim, iat_norm, iat_mixed, iat_exposure, iat_coarse, iat_coarse_ssim, iat_refit, iat_refit_ssim, report)" >&2; exit 2 ;;
   esac
 }
 

@@ -1,6 +1,7 @@
-"""experiments/lol_study/table.py: a table completed run by run across machines (rows of
+"""The LOL study's scripts: table.py completes the table run by run across machines (rows of
 the committed results.csv whose runs are gone are carried over with their grid tiles and
-validation points; rows whose runs are here are scored again)."""
+validation points; rows whose runs are here are scored again), and run.sh runs one job of
+the losses stage alone as the sweep would."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import csv
 import importlib.util
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from PIL import Image
 
 from conftest import fake_run, tiny_lol
@@ -109,3 +112,22 @@ def test_a_grid_that_does_not_hold_the_committed_rows_stops_before_writing(tmp_p
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and re.match(r"error: .*90\.jpg: .*rebuild it from the runs", error[0])
     assert (out / "results.csv").read_text() == with_extra  # nothing written
+
+
+def test_run_sh_runs_one_losses_job_alone_with_the_sweeps_loss(tmp_path):
+    sweep = yaml.safe_load((ROOT / "conf/sweep/lol_losses.yaml").read_text())
+    jobs = re.findall(r"\{[^}]*\}", sweep["hydra"]["sweeper"]["params"]["system.loss_weights"])
+    assert len(jobs) == 5
+    fake = tmp_path / "lowlight-train"  # prints the command run.sh would run
+    fake.write_text('#!/bin/sh\necho "$@"\n')
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "LOG_DIR": str(tmp_path / "logs")}
+    for i, weights in enumerate(jobs):
+        script = ROOT / "experiments/lol_study/run.sh"
+        done = subprocess.run(
+            ["bash", str(script), f"losses{i}"], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        args = done.stdout.split()
+        assert f"system.loss_weights={weights}" in args and f"hydra.sweep.subdir={i}" in args
+        assert f"hydra.sweep.dir={tmp_path / 'logs'}/losses" in args
