@@ -5,23 +5,23 @@
 #   bash experiments/lol_study/run.sh [STAGE ...]    (default: every stage, in order)
 # Stages: generator, losses (losses0 ... losses4: one of its five jobs alone, into the same
 # folder, for a machine that has not the others), mse, color (YCrCb with BEST_LOSS),
-# generator_best (the suite's generator with L1 only), whole (the same trained on whole photos: budget=lol_whole, a row
-# at its own budget), iat (the compact illumination-adaptive generator, L1), iat_long (the
-# same for 100 epochs, 96 or 160 px crops: its own budget), iat_ema (100 epochs of 96 px
-# crops with an EMA of the weights, 24 or 32 channels), iat_whole (the same with an EMA on
-# whole photos: budget=lol_whole, 20 epochs), iat_ssim (iat_ema's 24 channels with an SSIM
-# term beside L1, weight 0.5 or 1.0), iat_norm (iat with exposure normalization, the
-# table's budget), iat_mixed (iat_ema's 32 channels on LOL's pairs beside
-# as many sensor-model synthetic pairs from SunHays80's daylight photos: +experiment=lle_iat,
-# data=lol_mixed), iat_exposure (iat_ema's 24 channels with Zero-DCE's exposure control
-# beside L1, weight 0.25 or 0.5), iat_coarse (iat_ssim's weight-1.0 job with a coarse branch
-# on the photo shrunk 4 or 8 times), iat_coarse_ssim (iat_coarse0 with SSIM weight 2.0, 4.0
-# or 8.0), iat_refit (iat_coarse0's recipe on all of our485 for the 40 epochs validation
-# chose), iat_refit_ssim (the same for iat_coarse_ssim2, the new best on validation, 70
-# epochs), report. PHOTOS=... (default: the shared SunHays80) for
-# iat_mixed. LOL=/path/to/LOL (default: the shared
-# copy), LOG_DIR=... (default: logs/lol_study). The budget is conf/budget/lol_cpu.yaml;
-# add budget=lol_full through EXTRA="budget=lol_full" for the original 100 epochs (a GPU).
+# generator_best (the suite's generator with L1 only), whole (the same trained on whole
+# photos: budget=lol_whole, a row at its own budget), iat (the compact illumination-adaptive
+# generator, L1), iat_long (the same for 100 epochs, 96 or 160 px crops: its own budget),
+# iat_ema (100 epochs of 96 px crops with an EMA of the weights, 24 or 32 channels),
+# iat_whole (the same with an EMA on whole photos: budget=lol_whole, 20 epochs), iat_ssim
+# (iat_ema's 24 channels with an SSIM term beside L1, weight 0.5 or 1.0), iat_norm (iat with
+# exposure normalization, the table's budget), iat_mixed (iat_ema's 32 channels on LOL's
+# pairs beside as many sensor-model synthetic pairs from SunHays80's daylight photos:
+# +experiment=lle_iat, data=lol_mixed), iat_exposure (iat_ema's 24 channels with Zero-DCE's
+# exposure control beside L1, weight 0.25 or 0.5), iat_coarse (iat_ssim's weight-1.0 job
+# with a coarse branch on the photo shrunk 4 or 8 times), iat_coarse_ssim (iat_coarse0 with
+# SSIM weight 2.0, 4.0 or 8.0), iat_refit (iat_coarse0's recipe on all of our485 for the 40
+# epochs validation chose), iat_refit_ssim (the same for iat_coarse_ssim2, the new best on
+# validation, 70 epochs), report. PHOTOS=... (default: the shared SunHays80) for iat_mixed.
+# LOL=/path/to/LOL (default: the shared copy), LOG_DIR=... (default: logs/lol_study). The
+# budget is conf/budget/lol_cpu.yaml; add budget=lol_full through EXTRA="budget=lol_full"
+# for the original 100 epochs (a GPU).
 set -euo pipefail
 LOL=${LOL:-../shared/data/lowlight/LOL}
 LOG_DIR=${LOG_DIR:-logs/lol_study}
