@@ -163,6 +163,7 @@ def val_curve(run: Path) -> list[tuple[int, float]]:
 
 
 def plot_curves(curves: dict[str, list[tuple[int, float]]], out: Path) -> None:
+    """Validation PSNR against the epoch (counted from 1, as in curves.csv), a line a run."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -171,7 +172,7 @@ def plot_curves(curves: dict[str, list[tuple[int, float]]], out: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, points in curves.items():
         if points:
-            ax.plot([e + 1 for e, _ in points], [p for _, p in points], marker="o", label=label)
+            ax.plot([e for e, _ in points], [p for _, p in points], marker="o", label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation PSNR (dB), our485 blocks")
     ax.grid(alpha=0.3)
