@@ -94,7 +94,9 @@ lle_iat)
   # rest, as a night scene lit in places; NAME=lle_iat_knee ILLUMINATION=0 is the same
   # without it; EXPOSURE_WEIGHT=W adds Zero-DCE's exposure control on the output at weight
   # W; MAP_SCALE=S smooths the gain and offset maps over S px cells, so the output keeps
-  # the photo's fine detail). Every 5th epoch's checkpoint is then compared on DICM (NIQE, exposure
+  # the photo's fine detail; PHOTONS='[LOW,HIGH]' widens the synthetic pairs' photon counts,
+  # e.g. [2000,1000000], so that some inputs are nearly noise-free and the model has to leave
+  # the detail of a clean photo alone). Every 5th epoch's checkpoint is then compared on DICM (NIQE, exposure
   # error, white pixels added) beside stage 1 and Zero-DCE: the choice, with LOL's
   # validation PSNR from the run; LIME and eval15 are not looked at here.
   BASE=${3:?stage 1: the lle_iat checkpoint to start from}
@@ -105,6 +107,7 @@ lle_iat)
     data.sources.synthetic.degradation.illumination="${ILLUMINATION:-2.3}" \
     ${EXPOSURE_WEIGHT:+"+system.loss_weights.exposure=$EXPOSURE_WEIGHT"} \
     ${MAP_SCALE:+"system.generator.map_scale=$MAP_SCALE"} \
+    ${PHOTONS:+"data.sources.synthetic.degradation.photons=$PHOTONS"} \
     system.init_checkpoint="$BASE" system.optimizer_g.lr=1e-4 trainer.max_epochs="${KNEE_EPOCHS:-15}" \
     trainer.check_val_every_n_epoch=5 callbacks.model_checkpoint.save_top_k=-1
   mapfile -t CKPTS < <(ls "$LOG_DIR/$NAME"/run/checkpoints/epoch*.ckpt)
