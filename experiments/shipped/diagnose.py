@@ -1,4 +1,4 @@
-"""Two diagnostics behind the shipped models' recipes (experiments/shipped/README.md).
+"""Diagnostics behind the shipped models' recipes (experiments/shipped/README.md).
 
 dce-objective: Zero-DCE's training objective (the suite's four losses, weights 1/10/5/200)
     of several DCE-Nets on the same validation photos, each resized to 256x256 (the authors'
@@ -12,12 +12,23 @@ detail: fine detail kept, per photo without ground truth: the mean absolute Lapl
     the grey image over its mean level, for the input and each model, on the photos with a
     mean level of at least --min-level (dark photos are mostly noise). A model that
     smooths texture away (which NIQE marks down) keeps less of the input's figure.
+gain-only: NIQE, exposure error and white pixels added on photos without ground truth, for
+    each model's output and for the input times the model's smoothed gain
+    (box-mean(output) / box-mean(input), --radius px): the brightness the model chose,
+    with every pixel's detail kept (and its noise); and the model's output with that
+    detail put back only where it rises above the input's noise times the gain
+    (`restore_detail`, --strength k: k times the noise variance is held back). With --lol, the
+    same three on LOL's validation pairs (PSNR / SSIM): what putting detail back costs on
+    noisy inputs.
 
     python experiments/shipped/diagnose.py dce-objective logs/data/sice_val \
         authors=../shared/data/weights/zero_dce_epoch99.pth ours=logs/shipped/dce/run
     python experiments/shipped/diagnose.py lle-gain logs/data/sunhays_test logs/shipped/lle/run
     python experiments/shipped/diagnose.py detail ../shared/data/lowlight/DICM \
         zero_dce=../shared/data/weights/zero_dce_epoch99.pth ours=logs/shipped/lle_iat_exposure/run
+    python experiments/shipped/diagnose.py gain-only ../shared/data/lowlight/DICM \
+        ours=logs/shipped/lle_iat_exposure/run --niqe ../shared/data/niqe/niqe_pris_params.npz \
+        --lol ../shared/data/lowlight/LOL --strength 4
 """
 
 from __future__ import annotations
@@ -39,7 +50,9 @@ from lowlight.losses import (
     IlluminationSmoothnessLoss,
     SpatialConsistencyLoss,
 )
-from lowlight.metrics import no_reference_stats, psnr, to_8bit
+from lowlight.metrics import no_reference_stats, psnr, ssim, to_8bit
+from lowlight.metrics.niqe import load_niqe_model, niqe
+from lowlight.metrics.noref import white_share
 from lowlight.systems.zero_dce import DEFAULT_WEIGHTS as WEIGHTS  # the paper's 1/10/5/200
 
 
@@ -137,6 +150,123 @@ def detail(images: Path, specs: list[str], min_level: float) -> None:
     print(f"| mean of {len(rows)} | | {means} |")
 
 
+DETAIL_CAP = 0.95  # below 8-bit 250, the white_added threshold
+
+
+def _box(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Mean over a (2 radius + 1) px square, edges reflected: the same size as `x`."""
+    padded = F.pad(x, (radius,) * 4, mode="reflect")
+    return F.avg_pool2d(padded, 2 * radius + 1, stride=1)
+
+
+def _noise_std(x: torch.Tensor) -> float:
+    """Gaussian noise std of the channels, pooled (Immerkaer, "Fast noise variance estimation",
+    1996): a mask that cancels smooth content. Written out: skimage's estimator needs
+    PyWavelets, which this environment lacks."""
+    mask = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
+    response = F.conv2d(x.flatten(0, 1)[:, None], mask[None, None])  # each channel
+    return float(np.sqrt(np.pi / 2) / 6 * response.abs().mean())
+
+
+def restore_detail(
+    x: torch.Tensor, y: torch.Tensor, radius: int, strength: float = 1.0
+) -> tuple[torch.Tensor, ...]:
+    """The input times the model's smoothed gain (`x * G`), and the model's output with
+    that detail put back where it rises above the noise: `y + w (x G - y)`, per pixel
+    `w = max(0, 1 - k (G s)^2 / local mean of (x G - y)^2)` (k: `strength`), s the input's noise std
+    (Immerkaer's estimate, `_noise_std`). On a noisy input (LOL) the difference is mostly the
+    noise times the gain, and w stays near 0; on a clean photo it is texture, and w near
+    1. Above DETAIL_CAP it is capped at the brighter of input and output. A test-time probe, not a
+    trained part of any model."""
+    gain = _box(y, radius) / _box(x, radius).clamp_min(1 / 255)
+    gained = x * gain
+    diff = gained - y
+    noise = _noise_std(x) * gain.mean(dim=1, keepdim=True)
+    energy = _box(diff.pow(2).mean(dim=1, keepdim=True), radius).clamp_min(1e-12)
+    weight = (1 - strength * noise.pow(2) / energy).clamp(0, 1)
+    # up to DETAIL_CAP freely, above it no brighter than the input or the model's output:
+    # the detail put back cannot drive a pixel to white that neither of them drove there
+    cap = torch.maximum(torch.maximum(x, y), torch.full_like(y, DETAIL_CAP))
+    return gained, torch.minimum(y + weight * diff, cap)
+
+
+def _lol_val(root: Path) -> list[tuple[Path, Path]]:
+    """LOL's validation pairs as `data=lol` splits them (blocks of our485 numbers)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        cfg = compose("train", overrides=["+experiment=lol_iat", f"data.root={root}"])
+    return instantiate(cfg.data, cache=False).resolve_pairs()["val"]
+
+
+@torch.no_grad()
+def gain_only(
+    images: Path,
+    specs: list[str],
+    niqe_path: Path,
+    radius: int,
+    lol: Path | None,
+    strength: float,
+) -> None:
+    model = load_niqe_model(niqe_path)
+    nets = {}
+    for spec in specs:
+        name, _, path = spec.rpartition("=")
+        nets[name or path] = load_model(path).net.eval()
+    scores: dict[str, list[list[float]]] = {}
+
+    def score(name: str, out: torch.Tensor, x: torch.Tensor) -> None:
+        out = to_8bit(out.clamp(0, 1))
+        stats = no_reference_stats(out)
+        white = 100 * (white_share(out) - white_share(x)).item()
+        row = [stats["brightness"].item(), stats["exposure_error"].item(), niqe(out[0], model)]
+        scores.setdefault(name, []).append(row + [white])
+
+    for path in list_images(images):
+        x = torch.from_numpy(read_image(path)).permute(2, 0, 1)[None]
+        score("input", x, x)
+        for name, net in nets.items():
+            y = net(x).clamp(0, 1)
+            gained, restored = restore_detail(x, y, radius, strength)
+            for label, out in (
+                (name, y),
+                (f"{name}, gain only", gained),
+                (f"{name}, detail restored", restored),
+            ):
+                score(label, out, x)
+    print(f"{images}: {len(scores['input'])} photos; gain over {2 * radius + 1} px squares")
+    print("| output | brightness | exposure error | NIQE | white added: mean / worst (pp) |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, rows in scores.items():
+        a = np.array(rows)
+        print(
+            f"| {name} | {a[:, 0].mean():.3f} | {a[:, 1].mean():.4f} | {a[:, 2].mean():.3f} "
+            f"| {a[:, 3].mean():.2f} / {a[:, 3].max():.2f} |"
+        )
+    if lol is None:
+        return
+    pairs = _lol_val(lol)
+    fidelity: dict[str, list[list[float]]] = {}
+    for lq, gt in pairs:
+        x = torch.from_numpy(read_image(lq)).permute(2, 0, 1)[None]
+        ref = torch.from_numpy(read_image(gt)).permute(2, 0, 1)[None]
+        for name, net in nets.items():
+            y = net(x).clamp(0, 1)
+            outs = (y, *restore_detail(x, y, radius, strength))
+            for label, out in zip(("", ", gain only", ", detail restored"), outs, strict=True):
+                out = to_8bit(out.clamp(0, 1))
+                row = [psnr(out, ref).item(), ssim(out, ref).item()]
+                fidelity.setdefault(name + label, []).append(row)
+    print(f"\nLOL validation ({len(pairs)} pairs, whole photos, 8-bit)")
+    print("| output | PSNR | SSIM |")
+    print("| --- | --- | --- |")
+    for name, rows in fidelity.items():
+        a = np.array(rows)
+        print(f"| {name} | {a[:, 0].mean():.2f} | {a[:, 1].mean():.3f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -151,12 +281,21 @@ def main() -> None:
     t.add_argument("images", type=Path)
     t.add_argument("models", nargs="+", help="NAME=PATH: a run, checkpoint or .pth")
     t.add_argument("--min-level", type=float, default=0.15)
+    o = sub.add_parser("gain-only", help="each model's brightness with the input's detail")
+    o.add_argument("images", type=Path)
+    o.add_argument("models", nargs="+", help="NAME=PATH: a run, checkpoint or .pth")
+    o.add_argument("--niqe", type=Path, required=True, help="NIQE model .npz")
+    o.add_argument("--radius", type=int, default=8, help="the gain's box radius, px")
+    o.add_argument("--strength", type=float, default=1.0, help="noise multiple k removed")
+    o.add_argument("--lol", type=Path, help="LOL's root: also score its validation pairs")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.command == "dce-objective":
         dce_objective(args.images, args.models, args.count)
     elif args.command == "detail":
         detail(args.images, args.models, args.min_level)
+    elif args.command == "gain-only":
+        gain_only(args.images, args.models, args.niqe, args.radius, args.lol, args.strength)
     else:
         lle_gain(args.pairs, args.model)
 
