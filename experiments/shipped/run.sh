@@ -95,7 +95,7 @@ lle_iat)
   # without it; EXPOSURE_WEIGHT=W adds Zero-DCE's exposure control on the output at weight
   # W; MAP_SCALE=S smooths the gain and offset maps over S px cells, so the output keeps
   # the photo's fine detail; PHOTONS='[LOW,HIGH]' widens the synthetic pairs' photon counts,
-  # e.g. [2000,1000000], so that some inputs are nearly noise-free and the model has to leave
+  # e.g. [2000,1000000], so that some inputs carry little noise and the model has to leave
   # the detail of a clean photo alone). Every 5th epoch's checkpoint is then compared on DICM (NIQE, exposure
   # error, white pixels added) beside stage 1 and Zero-DCE: the choice, with LOL's
   # validation PSNR from the run; LIME and eval15 are not looked at here.
