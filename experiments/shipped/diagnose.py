@@ -17,9 +17,9 @@ gain-only: NIQE, exposure error and white pixels added on photos without ground 
     (box-mean(output) / box-mean(input), --radius px): the brightness the model chose,
     with every pixel's detail kept (and its noise); and the model's output with that
     detail put back only where it rises above the input's noise times the gain
-    (`restore_detail`, --strength k: k times the noise variance is held back). With --lol, the
-    same three on LOL's validation pairs (PSNR / SSIM): what putting detail back costs on
-    noisy inputs.
+    (`restore_detail`; --strength k, default 4: k times the noise variance is held back).
+    With --lol, the same three on LOL's validation pairs (PSNR / SSIM): what putting detail
+    back costs on noisy inputs.
 
     python experiments/shipped/diagnose.py dce-objective logs/data/sice_val \
         authors=../shared/data/weights/zero_dce_epoch99.pth ours=logs/shipped/dce/run
@@ -169,15 +169,15 @@ def _noise_std(x: torch.Tensor) -> float:
 
 
 def restore_detail(
-    x: torch.Tensor, y: torch.Tensor, radius: int, strength: float = 1.0
+    x: torch.Tensor, y: torch.Tensor, radius: int, strength: float = 4.0
 ) -> tuple[torch.Tensor, ...]:
     """The input times the model's smoothed gain (`x * G`), and the model's output with
     that detail put back where it rises above the noise: `y + w (x G - y)`, per pixel
-    `w = max(0, 1 - k (G s)^2 / local mean of (x G - y)^2)` (k: `strength`), s the input's noise std
-    (Immerkaer's estimate, `_noise_std`). On a noisy input (LOL) the difference is mostly the
-    noise times the gain, and w stays near 0; on a clean photo it is texture, and w near
-    1. Above DETAIL_CAP it is capped at the brighter of input and output. A test-time probe, not a
-    trained part of any model."""
+    `w = max(0, 1 - k (G s)^2 / local mean of (x G - y)^2)`, k the `strength` and s the
+    input's noise std (`_noise_std`). On a noisy input (LOL) the difference is mostly the
+    noise times the gain, and w stays near 0; on a clean photo it is texture, and w near 1.
+    Above DETAIL_CAP the result is capped at the brighter of input and output. A test-time
+    probe, not a trained part of any model."""
     gain = _box(y, radius) / _box(x, radius).clamp_min(1 / 255)
     gained = x * gain
     diff = gained - y
@@ -286,7 +286,9 @@ def main() -> None:
     o.add_argument("models", nargs="+", help="NAME=PATH: a run, checkpoint or .pth")
     o.add_argument("--niqe", type=Path, required=True, help="NIQE model .npz")
     o.add_argument("--radius", type=int, default=8, help="the gain's box radius, px")
-    o.add_argument("--strength", type=float, default=1.0, help="noise multiple k removed")
+    o.add_argument(
+        "--strength", type=float, default=4.0, help="k: k times the noise variance held back"
+    )
     o.add_argument("--lol", type=Path, help="LOL's root: also score its validation pairs")
     args = parser.parse_args()
     torch.set_num_threads(1)
