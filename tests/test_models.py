@@ -213,6 +213,29 @@ def test_smoothed_maps_keep_the_photos_fine_detail():
         IlluminationAdaptiveNet(coarse_blocks=1, coarse_scale=4, map_scale=2)
 
 
+def test_the_detail_restore_runs_on_the_enhanced_output_with_the_whole_photos_noise():
+    """`detail_strength` adds the photo's noise std to `summarize` and puts the input's
+    detail back into what the same weights give without it (lowlight.ops.detail)."""
+    from lowlight.ops.detail import noise_std, restore_detail
+
+    torch.manual_seed(0)
+    kwargs = dict(dim=8, blocks=2, global_dim=8, global_size=32, exposure_norm=True)
+    plain = IlluminationAdaptiveNet(**kwargs)
+    net = IlluminationAdaptiveNet(**kwargs, detail_strength=2.0, detail_radius=4)
+    net.load_state_dict(plain.state_dict())  # no parameters of its own
+    rows, cols = torch.arange(40.0)[:, None], torch.arange(48.0)[None, :]
+    texture = torch.sin(rows / 3) * torch.sin(cols / 4)  # clean: little for the noise estimate
+    x = (0.15 + 0.1 * texture).expand(2, 3, 40, 48) * torch.tensor([1.0, 0.5])[:, None, None, None]
+    summary = net.summarize(x)
+    assert summary.shape == (2, 12) and torch.allclose(summary[:, -1], noise_std(x))
+    with torch.no_grad():
+        expected = restore_detail(x, plain(x), noise_std(x), 4, 2.0)
+        assert torch.allclose(net(x), expected, atol=1e-6)
+        assert (net(x) - plain(x)).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="generator.detail_strength"):
+        IlluminationAdaptiveNet(detail_strength=0.0)
+
+
 def test_highlight_knee_rolls_highlights_off_below_white_and_leaves_the_rest():
     """soft_knee: the identity up to the knee, slope 1 there, then tanh towards 1 (values
     worked by hand: knee 0.7, v = 1.0 gives 0.7 + 0.3 tanh(1) = 0.928478); an 8-bit output

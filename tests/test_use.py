@@ -234,6 +234,36 @@ def test_halo_tiles_of_smoothed_maps_equal_untiled(coarse_blocks, monkeypatch):
         assert (run_tiled(net, x, tile=100) - whole).abs().max() > 1e-5
 
 
+@pytest.mark.parametrize("coarse_blocks", [0, 1])
+def test_halo_tiles_with_the_detail_restored_equal_untiled(coarse_blocks, monkeypatch):
+    """With `detail_strength`, a pixel also reads the gain's box and the box of the detail's
+    energy (2 x 3 px here: 8 + 6 = 14; with a 1-block coarse branch, 24 + 6 rounded up to
+    the grid of 4: 32), and every tile gets the whole photo's noise std: tiles with that
+    halo equal the untiled output; without the boxes' halo they would not (shown without the
+    coarse branch, whose bound of 24 px is loose enough to cover the boxes)."""
+    torch.manual_seed(0)
+    gen = IlluminationAdaptiveNet(
+        dim=8,
+        blocks=3,
+        global_dim=8,
+        global_size=32,
+        coarse_blocks=coarse_blocks,
+        detail_strength=4.0,
+        detail_radius=3,
+    )
+    net = InferenceNet(gen).eval()
+    assert receptive_radius(net) == (32 if coarse_blocks else 14)
+    rows, cols = torch.arange(301.0)[:, None], torch.arange(410.0)[None, :]
+    texture = torch.sin(rows / 3) * torch.sin(cols / 4) * torch.linspace(0.05, 0.2, 410)
+    x = (0.3 + texture).expand(1, 3, 301, 410)  # clean texture: the detail is put back
+    with torch.no_grad():
+        whole = net(x)
+    assert (run_tiled(net, x, tile=100) - whole).abs().max() <= 1e-5
+    if not coarse_blocks:  # (the coarse branch's 24 px are a loose bound: 24 alone pass)
+        monkeypatch.setattr(gen, "receptive_radius", 8)
+        assert (run_tiled(net, x, tile=100) - whole).abs().max() > 1e-5
+
+
 def test_halo_tiles_of_a_downscaled_estimate_equal_untiled(monkeypatch):
     """Zero-DCE++ estimates its curve on the image shrunk s times: tiles aligned to s with
     (depth + 2) * s px of halo equal the untiled output, also on sides that are not
@@ -653,6 +683,15 @@ GENERATORS = {
         "system.generator.dim=8",
         "system.generator.global_dim=8",
         "system.generator.global_size=16",
+    ],
+    "iat_detail": [  # and the detail restore: reflected boxes, the noise std in the summary
+        "+experiment=lol_iat",
+        "data.root=LOL",
+        "system.generator.dim=8",
+        "system.generator.global_dim=8",
+        "system.generator.global_size=16",
+        "system.generator.detail_strength=4.0",
+        "system.generator.detail_radius=4",
     ],
     "zero_dce_pp": [
         "+experiment=zero_dce_pp",

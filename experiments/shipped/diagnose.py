@@ -53,6 +53,7 @@ from lowlight.losses import (
 from lowlight.metrics import no_reference_stats, psnr, ssim, to_8bit
 from lowlight.metrics.niqe import load_niqe_model, niqe
 from lowlight.metrics.noref import white_share
+from lowlight.ops.detail import noise_std, restore_detail, smoothed_gain
 from lowlight.systems.zero_dce import DEFAULT_WEIGHTS as WEIGHTS  # the paper's 1/10/5/200
 
 
@@ -150,44 +151,13 @@ def detail(images: Path, specs: list[str], min_level: float) -> None:
     print(f"| mean of {len(rows)} | | {means} |")
 
 
-DETAIL_CAP = 0.95  # below 8-bit 250, the white_added threshold
-
-
-def _box(x: torch.Tensor, radius: int) -> torch.Tensor:
-    """Mean over a (2 radius + 1) px square, edges reflected: the same size as `x`."""
-    padded = F.pad(x, (radius,) * 4, mode="reflect")
-    return F.avg_pool2d(padded, 2 * radius + 1, stride=1)
-
-
-def _noise_std(x: torch.Tensor) -> float:
-    """Gaussian noise std of the channels, pooled (Immerkaer, "Fast noise variance estimation",
-    1996): a mask that cancels smooth content. Written out: skimage's estimator needs
-    PyWavelets, which this environment lacks."""
-    mask = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
-    response = F.conv2d(x.flatten(0, 1)[:, None], mask[None, None])  # each channel
-    return float(np.sqrt(np.pi / 2) / 6 * response.abs().mean())
-
-
-def restore_detail(
-    x: torch.Tensor, y: torch.Tensor, radius: int, strength: float = 4.0
-) -> tuple[torch.Tensor, ...]:
-    """The input times the model's smoothed gain (`x * G`), and the model's output with
-    that detail put back where it rises above the noise: `y + w (x G - y)`, per pixel
-    `w = max(0, 1 - k (G s)^2 / local mean of (x G - y)^2)`, k the `strength` and s the
-    input's noise std (`_noise_std`). On a noisy input (LOL) the difference is mostly the
-    noise times the gain, and w stays near 0; on a clean photo it is texture, and w near 1.
-    Above DETAIL_CAP the result is capped at the brighter of input and output. A test-time
-    probe, not a trained part of any model."""
-    gain = _box(y, radius) / _box(x, radius).clamp_min(1 / 255)
-    gained = x * gain
-    diff = gained - y
-    noise = _noise_std(x) * gain.mean(dim=1, keepdim=True)
-    energy = _box(diff.pow(2).mean(dim=1, keepdim=True), radius).clamp_min(1e-12)
-    weight = (1 - strength * noise.pow(2) / energy).clamp(0, 1)
-    # up to DETAIL_CAP freely, above it no brighter than the input or the model's output:
-    # the detail put back cannot drive a pixel to white that neither of them drove there
-    cap = torch.maximum(torch.maximum(x, y), torch.full_like(y, DETAIL_CAP))
-    return gained, torch.minimum(y + weight * diff, cap)
+def restore_probe(
+    x: torch.Tensor, y: torch.Tensor, radius: int, strength: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The input times the model's smoothed gain, and the model's output with the input's
+    detail put back above the noise (`lowlight.ops.detail.restore_detail`)."""
+    gained = x * smoothed_gain(x, y, radius)
+    return gained, restore_detail(x, y, noise_std(x), radius, strength)
 
 
 def _lol_val(root: Path) -> list[tuple[Path, Path]]:
@@ -229,7 +199,7 @@ def gain_only(
         score("input", x, x)
         for name, net in nets.items():
             y = net(x).clamp(0, 1)
-            gained, restored = restore_detail(x, y, radius, strength)
+            gained, restored = restore_probe(x, y, radius, strength)
             for label, out in (
                 (name, y),
                 (f"{name}, gain only", gained),
@@ -254,7 +224,7 @@ def gain_only(
         ref = torch.from_numpy(read_image(gt)).permute(2, 0, 1)[None]
         for name, net in nets.items():
             y = net(x).clamp(0, 1)
-            outs = (y, *restore_detail(x, y, radius, strength))
+            outs = (y, *restore_probe(x, y, radius, strength))
             for label, out in zip(("", ", gain only", ", detail restored"), outs, strict=True):
                 out = to_8bit(out.clamp(0, 1))
                 row = [psnr(out, ref).item(), ssim(out, ref).item()]

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lowlight.models.layers import through_shrunk
+from lowlight.ops.detail import noise_std, restore_detail
 
 LEVEL_EPS = 1e-3  # keeps the log of a black photo's level finite
 
@@ -103,6 +104,13 @@ class IlluminationAdaptiveNet(nn.Module):
     instead of being cut at 1: a gain that suits the shadows of a photo rolls its bright
     parts off below white rather than flattening them to white (real night photos have
     lamps and skies that LOL's photos lack).
+
+    With `detail_strength` k, the input's fine detail is put back into the output where it
+    rises above the input's noise (`lowlight.ops.detail.restore_detail`, over
+    `detail_radius` px): the local branch smooths texture away on clean photos as on LOL's
+    noisy ones, and this keeps it where the noise estimate says it is texture. No
+    parameters; the noise std is the whole photo's (the last column of `summarize`), so
+    tiles with the added halo equal the untiled output.
     """
 
     scale = 1
@@ -121,6 +129,8 @@ class IlluminationAdaptiveNet(nn.Module):
         coarse_blocks: int = 0,
         coarse_scale: int = 4,
         map_scale: int = 1,
+        detail_strength: float | None = None,
+        detail_radius: int = 8,
     ) -> None:
         super().__init__()
         if in_channels != 3 or out_channels != 3:
@@ -148,7 +158,14 @@ class IlluminationAdaptiveNet(nn.Module):
                 "generator.highlight_knee must lie between 0 and 1 (or be null), "
                 f"got {highlight_knee}"
             )
+        if detail_strength is not None and not (detail_strength > 0 and detail_radius >= 1):
+            raise ValueError(
+                "generator.detail_strength must be positive (or null) and "
+                f"generator.detail_radius at least 1, got {detail_strength} and {detail_radius}"
+            )
         self.highlight_knee = highlight_knee
+        self.detail_strength = detail_strength
+        self.detail_radius = detail_radius
         self.global_size = global_size
         self.exposure_norm = exposure_norm
         # what the local branch reads around a pixel: the stem, two per block, the heads
@@ -174,6 +191,11 @@ class IlluminationAdaptiveNet(nn.Module):
             cells = -(-self.receptive_radius // map_scale) + 1
             self.receptive_radius = cells * map_scale
             self.tile_multiple = map_scale
+        if detail_strength is not None:
+            # the gain's box, then the box of the detail's energy; a whole number of the
+            # tile grid's steps, so that a tile's halo still starts on it
+            step = getattr(self, "tile_multiple", 1)
+            self.receptive_radius = -(-(self.receptive_radius + 2 * detail_radius) // step) * step
         self.local = nn.Sequential(
             nn.Conv2d(3, dim, 3, padding=1),
             nn.LeakyReLU(0.2, inplace=True),
@@ -201,14 +223,24 @@ class IlluminationAdaptiveNet(nn.Module):
     def extra_repr(self) -> str:
         """The settings that no submodule shows (so two configurations print apart)."""
         coarse = f"coarse_scale={self.coarse_scale}, " if self.coarse is not None else ""
+        detail = ""
+        if self.detail_strength is not None:
+            detail = f", detail_strength={self.detail_strength}, detail_radius={self.detail_radius}"
         return (
             f"{coarse}map_scale={self.map_scale}, global_size={self.global_size}, "
-            f"exposure_norm={self.exposure_norm}, highlight_knee={self.highlight_knee}"
+            f"exposure_norm={self.exposure_norm}, highlight_knee={self.highlight_knee}{detail}"
         )
 
     def summarize(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 10) of the whole photo(s) `x`: log-gamma and the colour matrix minus I; with
-        `exposure_norm`, (N, 11): the log of the photo's mean level last."""
+        `exposure_norm`, the log of the photo's mean level next; with `detail_strength`,
+        the photo's noise std last."""
+        params = self._global_params(x)
+        if self.detail_strength is None:
+            return params
+        return torch.cat((params, noise_std(x)[:, None]), dim=1)
+
+    def _global_params(self, x: torch.Tensor) -> torch.Tensor:
         thumb = area_thumbnail(x, self.global_size)
         if self.exposure_norm:
             log_level = torch.log(thumb.mean(dim=(1, 2, 3)) + LEVEL_EPS)[:, None]
@@ -226,9 +258,16 @@ class IlluminationAdaptiveNet(nn.Module):
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         params = self.summarize(x) if context is None else context.to(x.dtype)
+        y = self._enhance(x, params)
+        if self.detail_strength is None:
+            return y
+        noise = params[:, -1]
+        return restore_detail(x, y, noise, self.detail_radius, self.detail_strength)
+
+    def _enhance(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         if self.exposure_norm:
-            x = x * torch.exp(-params[:, 10:])[..., None, None]  # the photo over its level
-            params = params[:, :10]
+            x = x * torch.exp(-params[:, 10:11])[..., None, None]  # the photo over its level
+        params = params[:, :10]  # without the level and the noise std
         f = self.local(x)
         if self.coarse is not None:
             f = f + self._coarse_features(x)
