@@ -96,9 +96,11 @@ lle_iat)
   # W; MAP_SCALE=S smooths the gain and offset maps over S px cells, so the output keeps
   # the photo's fine detail; PHOTONS='[LOW,HIGH]' widens the synthetic pairs' photon counts,
   # e.g. [2000,1000000], so that some inputs carry little noise and the model has to leave
-  # the detail of a clean photo alone). Every 5th epoch's checkpoint is then compared on DICM (NIQE, exposure
+  # the detail of a clean photo alone; DETAIL=K trains through the detail restore,
+  # generator.detail_strength K). Every 5th epoch's checkpoint is then compared on DICM (NIQE, exposure
   # error, white pixels added) beside stage 1 and Zero-DCE: the choice, with LOL's
-  # validation PSNR from the run; LIME and eval15 are not looked at here.
+  # validation PSNR from the run. LIME is not run here; eval15 only by the run's own test at
+  # its end (lowlight.train tests every run), which chooses nothing.
   BASE=${3:?stage 1: the lle_iat checkpoint to start from}
   NAME=${NAME:-lle_iat_light}
   train "$NAME" +experiment=lle_iat data.sources.lol.root="$DATA/lowlight/LOL" \
@@ -108,6 +110,7 @@ lle_iat)
     ${EXPOSURE_WEIGHT:+"+system.loss_weights.exposure=$EXPOSURE_WEIGHT"} \
     ${MAP_SCALE:+"system.generator.map_scale=$MAP_SCALE"} \
     ${PHOTONS:+"data.sources.synthetic.degradation.photons=$PHOTONS"} \
+    ${DETAIL:+"system.generator.detail_strength=$DETAIL"} \
     system.init_checkpoint="$BASE" system.optimizer_g.lr=1e-4 trainer.max_epochs="${KNEE_EPOCHS:-15}" \
     trainer.check_val_every_n_epoch=5 callbacks.model_checkpoint.save_top_k=-1
   mapfile -t CKPTS < <(ls "$LOG_DIR/$NAME"/run/checkpoints/epoch*.ckpt)
