@@ -57,6 +57,20 @@ from lowlight.ops.detail import noise_std, restore_detail, smoothed_gain
 from lowlight.systems.zero_dce import DEFAULT_WEIGHTS as WEIGHTS  # the paper's 1/10/5/200
 
 
+def _read(path: Path) -> torch.Tensor:
+    """(1, 3, H, W) of the image file `path`."""
+    return to_tensor(read_image(path))[None]
+
+
+def _models(specs: list[str]) -> dict:
+    """{name: the inference network} of NAME=PATH specs (a run, checkpoint or .pth)."""
+    nets = {}
+    for spec in specs:
+        name, _, path = spec.rpartition("=")
+        nets[name or path] = load_model(path).net.eval()
+    return nets
+
+
 def _batch(paths: list[Path], mode: str) -> torch.Tensor:
     out = []
     for p in paths:
@@ -114,8 +128,8 @@ def lle_gain(pairs: Path, spec: str) -> None:
     print("| --- | --- | --- | --- |")
     plain, gained = [], []
     for low in list_images(pairs / "low"):
-        x = torch.from_numpy(read_image(low)).permute(2, 0, 1)[None]
-        y = torch.from_numpy(read_image(pairs / "high" / low.name)).permute(2, 0, 1)[None]
+        x = _read(low)
+        y = _read(pairs / "high" / low.name)
         o = to_8bit(net(x))  # scored as saved 8-bit files, as lowlight-evaluate does
         g = ((o * y).sum() / (o * o).sum()).item()
         plain.append(psnr(o, y).item())
@@ -133,15 +147,12 @@ def _detail(img: torch.Tensor) -> float:
 
 @torch.no_grad()
 def detail(images: Path, specs: list[str], min_level: float) -> None:
-    nets = {}
-    for spec in specs:
-        name, _, path = spec.rpartition("=")
-        nets[name or path] = load_model(path).net.eval()
+    nets = _models(specs)
     print("| photo | level | input | " + " | ".join(nets) + " |")
     print("|" + " --- |" * (len(nets) + 3))
     rows = []
     for path in list_images(images):
-        x = torch.from_numpy(read_image(path)).permute(2, 0, 1)[None]
+        x = _read(path)
         if x.mean() < min_level:
             continue
         rows.append([_detail(x)] + [_detail(to_8bit(net(x))) for net in nets.values()])
@@ -181,10 +192,7 @@ def gain_only(
     strength: float,
 ) -> None:
     model = load_niqe_model(niqe_path)
-    nets = {}
-    for spec in specs:
-        name, _, path = spec.rpartition("=")
-        nets[name or path] = load_model(path).net.eval()
+    nets = _models(specs)
     scores: dict[str, list[list[float]]] = {}
 
     def score(name: str, out: torch.Tensor, x: torch.Tensor) -> None:
@@ -195,7 +203,7 @@ def gain_only(
         scores.setdefault(name, []).append(row + [white])
 
     for path in list_images(images):
-        x = torch.from_numpy(read_image(path)).permute(2, 0, 1)[None]
+        x = _read(path)
         score("input", x, x)
         for name, net in nets.items():
             y = net(x).clamp(0, 1)
@@ -220,8 +228,8 @@ def gain_only(
     pairs = _lol_val(lol)
     fidelity: dict[str, list[list[float]]] = {}
     for lq, gt in pairs:
-        x = torch.from_numpy(read_image(lq)).permute(2, 0, 1)[None]
-        ref = torch.from_numpy(read_image(gt)).permute(2, 0, 1)[None]
+        x = _read(lq)
+        ref = _read(gt)
         for name, net in nets.items():
             y = net(x).clamp(0, 1)
             outs = (y, *restore_probe(x, y, radius, strength))
