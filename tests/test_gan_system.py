@@ -221,6 +221,27 @@ def test_the_exposure_term_alone_moves_the_output_towards_its_level(level, brigh
         _system(loss_weights={"exposure": 1.0})
 
 
+def test_exposure_min_input_judges_only_the_brighter_inputs():
+    """system.exposure_min_input: a photo whose input is darker than the threshold adds
+    nothing; the others count as in a whole batch (the loss of the judged one over 2). In
+    training, a threshold above every input (mean ~0.1) leaves the gain untouched."""
+    loss = ExposureControlLoss(patch=4, level=0.6)
+    kw = {"loss_weights": {"pixel": 0.0, "adv": 0.0, "exposure": 1.0}, "exposure_loss": loss}
+    dark, lit = torch.full((1, 3, 8, 8), 0.05), torch.full((1, 3, 8, 8), 0.3)
+    out = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    gated = _system(**kw, exposure_min_input=0.1)._exposure(out, torch.cat([dark, lit]))
+    assert gated.item() == pytest.approx(loss(out[1:]).item() / 2, rel=1e-6)
+    assert gated.item() != pytest.approx(loss(out).item(), rel=1e-3)
+    assert _system(**kw)._exposure(out, torch.cat([dark, lit])).item() == pytest.approx(
+        loss(out).item(), rel=1e-6
+    )
+    system = _system(generator=_Gain(), **kw, exposure_min_input=0.5)
+    _fit(system, batches=2)
+    assert system.generator.w.item() == 1.0
+    with pytest.raises(ValueError, match="system.exposure_min_input"):
+        _system(**kw, exposure_min_input=1.0)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

@@ -97,10 +97,12 @@ lle_iat)
   # the photo's fine detail; PHOTONS='[LOW,HIGH]' widens the synthetic pairs' photon counts,
   # e.g. [2000,1000000], so that some inputs carry little noise and the model has to leave
   # the detail of a clean photo alone; DETAIL=K trains through the detail restore,
-  # generator.detail_strength K). Every 5th epoch's checkpoint is then compared on DICM (NIQE, exposure
-  # error, white pixels added) beside stage 1 and Zero-DCE: the choice, with LOL's
-  # validation PSNR from the run. LIME is not run here; eval15 only by the run's own test at
-  # its end (lowlight.train tests every run), which chooses nothing.
+  # generator.detail_strength K; EXPOSURE_MIN=T applies the exposure control only to
+  # outputs whose input's mean level is at least T, e.g. 0.1, above nine in ten of LOL's dark
+  # inputs: those keep their references' brightness). Every 5th epoch's checkpoint is then
+  # compared on DICM (NIQE, exposure error, white pixels added) beside stage 1 and Zero-DCE:
+  # the choice, with LOL's validation PSNR from the run. Neither LIME nor eval15 is run here
+  # (test=false; runs before 2026-12-06 printed eval15 at their end, unused).
   BASE=${3:?stage 1: the lle_iat checkpoint to start from}
   NAME=${NAME:-lle_iat_light}
   train "$NAME" +experiment=lle_iat data.sources.lol.root="$DATA/lowlight/LOL" \
@@ -111,6 +113,7 @@ lle_iat)
     ${MAP_SCALE:+"system.generator.map_scale=$MAP_SCALE"} \
     ${PHOTONS:+"data.sources.synthetic.degradation.photons=$PHOTONS"} \
     ${DETAIL:+"system.generator.detail_strength=$DETAIL"} \
+    ${EXPOSURE_MIN:+"system.exposure_min_input=$EXPOSURE_MIN"} test=false \
     system.init_checkpoint="$BASE" system.optimizer_g.lr=1e-4 trainer.max_epochs="${KNEE_EPOCHS:-15}" \
     trainer.check_val_every_n_epoch=5 callbacks.model_checkpoint.save_top_k=-1
   mapfile -t CKPTS < <(ls "$LOG_DIR/$NAME"/run/checkpoints/epoch*.ckpt)

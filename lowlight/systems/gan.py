@@ -66,6 +66,10 @@ class GANSystem(EnhancementSystem):
         exposure_loss: e.g. Zero-DCE's `ExposureControlLoss` (16 px regions towards a
             level), a zero-reference regulariser on the output alone; used only when the
             `exposure` weight is positive. Computed on RGB.
+        exposure_min_input: the exposure term judges only the outputs whose input has at
+            least this mean level (0 = all). Paired dark inputs (LOL's, mean 0.01-0.1) then
+            keep their references' brightness while moderately lit ones are pulled towards
+            the exposure level: the brightness depends on the photo.
         accumulate_grad_batches: sum gradients over this many batches per optimizer step.
         warmup_epochs: generator-only (pixel loss) epochs before the adversarial game starts.
         d_update_every: update the discriminator on every k-th optimizer step only.
@@ -94,6 +98,7 @@ class GANSystem(EnhancementSystem):
         grad_clip: float | None = None,
         perceptual_loss: nn.Module | None = None,
         exposure_loss: nn.Module | None = None,
+        exposure_min_input: float = 0.0,
         ema_decay: float | None = None,
         init_checkpoint: str | None = None,
         color_space: str = "rgb",
@@ -116,6 +121,10 @@ class GANSystem(EnhancementSystem):
             raise ValueError(f"system.warmup_epochs must be >= 0, got {warmup_epochs}")
         if grad_clip is not None and grad_clip <= 0:
             raise ValueError(f"system.grad_clip must be positive or null, got {grad_clip}")
+        if not 0.0 <= exposure_min_input < 1.0:
+            raise ValueError(
+                f"system.exposure_min_input must be in [0, 1), got {exposure_min_input}"
+            )
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise ValueError(f"system.ema_decay must be in (0, 1) or null, got {ema_decay}")
         if weights["perceptual"] > 0:
@@ -151,6 +160,7 @@ class GANSystem(EnhancementSystem):
                 "warmup_epochs": warmup_epochs,
                 "d_update_every": d_update_every,
                 "grad_clip": grad_clip,
+                "exposure_min_input": exposure_min_input,
                 "color_space": self.color_space,
                 "ema_decay": ema_decay,
                 "sr_scale": sr_scale,
@@ -169,6 +179,7 @@ class GANSystem(EnhancementSystem):
         self.grad_clip = grad_clip
         self.perceptual_loss = perceptual_loss
         self.exposure_loss = exposure_loss
+        self.exposure_min_input = exposure_min_input
         self.generator_ema: AveragedModel | None = None
         if ema_decay is not None:
             self.generator_ema = AveragedModel(
@@ -277,6 +288,17 @@ class GANSystem(EnhancementSystem):
             sync_dist=True,
         )
 
+    def _exposure(self, output_rgb: torch.Tensor, input_rgb: torch.Tensor) -> torch.Tensor:
+        """The exposure term over the batch, counting only the outputs whose input's mean
+        level is at least `exposure_min_input` (the others add 0, so each judged photo
+        weighs what it would in a whole batch)."""
+        if self.exposure_min_input <= 0:
+            return self.exposure_loss(output_rgb)
+        judged = input_rgb.mean(dim=(1, 2, 3)) >= self.exposure_min_input
+        if not judged.any():
+            return output_rgb.sum() * 0.0  # keeps the graph (and the logged value) well defined
+        return self.exposure_loss(output_rgb[judged]) * judged.float().mean()
+
     def training_step(self, batch: dict, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
         real = self.nhwc(self.to_net(batch["gt"]))
@@ -313,7 +335,7 @@ class GANSystem(EnhancementSystem):
                 g_loss = g_loss + self.loss_weights["perceptual"] * perceptual
                 self._log_train(size, perceptual=perceptual)
             if self.exposure_loss is not None:
-                exposure = self.exposure_loss(fake_rgb)
+                exposure = self._exposure(fake_rgb, batch["lq"])
                 g_loss = g_loss + self.loss_weights["exposure"] * exposure
                 self._log_train(size, exposure=exposure)
             if adversarial_on:
