@@ -5,7 +5,7 @@
 # Usage: bash experiments/shipped/run.sh STAGE [LOG_DIR]    (CPU: hours; GPU: minutes)
 # valdata writes the validation photos that recipes are chosen on (never the test sets).
 set -euo pipefail
-STAGE=${1:?stage: sr_x4 | dce | dce_pack | lle | lle_iat | valdata | measure}
+STAGE=${1:?stage: sr_x4 | dce | dce_pack | lle | lle_iat_base | lle_iat | valdata | measure}
 LOG_DIR=${2:-logs/shipped}
 DATA=${LOWLIGHT_DATA:-../shared/data}
 PY=${PYTHON:-python}
@@ -83,6 +83,17 @@ print(choose_checkpoint(pathlib.Path(sys.argv[1])))' "$LOG_DIR/lle_base/run")  #
     --data "synthetic pairs (exposure x0.03-0.25, shot and read noise) from 56 SunHays80 daylight photos" \
     --licence "weights: MIT like the code; training photos carry no licence file (their source says 'no ownership claimed'): check before commercial use"
   ;;
+lle_iat_base)
+  # Stage 1 of the lle candidates with the LOL study's best generator recipe on the mixed
+  # data: iat_mixed (below) plus the coarse branch (2 blocks at 1/4) and L1 + 8 (1 - SSIM),
+  # the recipe of iat_coarse_ssim2 (the study's highest validation PSNR, 21.67 dB). 100
+  # epochs, LOL validation every 10; no test (test=false). Stage 2: COARSE_SSIM=8 run.sh
+  # lle_iat LOG_DIR LOG_DIR/lle_iat_base/run/checkpoints/BEST.ckpt.
+  train lle_iat_base +experiment=lle_iat data.sources.lol.root="$DATA/lowlight/LOL" \
+    data.sources.synthetic.source_dir="$DATA/sr/SunHays80_HR" pixel_loss=l1_ssim \
+    system.pixel_loss.ssim_weight=8.0 system.generator.coarse_blocks=2 \
+    system.generator.coarse_scale=4 test=false
+  ;;
 lle_iat)
   # A candidate for the new default lle (NOT SHIPPED; experiments/shipped/README.md). Stage 1
   # is the LOL study's iat_mixed run (+experiment=lle_iat: LOL beside synthetic pairs; bash
@@ -99,7 +110,8 @@ lle_iat)
   # the detail of a clean photo alone; DETAIL=K trains through the detail restore,
   # generator.detail_strength K; EXPOSURE_MIN=T applies the exposure control only to
   # outputs whose input's mean level is at least T, e.g. 0.1, above nine in ten of LOL's dark
-  # inputs: those keep their references' brightness). Every 5th epoch's checkpoint is then
+  # inputs: those keep their references' brightness; COARSE_SSIM=W for a stage 1 from
+  # lle_iat_base: its coarse branch and L1 + W (1 - SSIM)). Every 5th epoch's checkpoint is then
   # compared on DICM (NIQE, exposure error, white pixels added) beside stage 1 and Zero-DCE:
   # the choice, with LOL's validation PSNR from the run. Neither LIME nor eval15 is run here
   # (test=false; runs before 2026-12-06 printed eval15 at their end, unused).
@@ -114,6 +126,8 @@ lle_iat)
     ${PHOTONS:+"data.sources.synthetic.degradation.photons=$PHOTONS"} \
     ${DETAIL:+"system.generator.detail_strength=$DETAIL"} \
     ${EXPOSURE_MIN:+"system.exposure_min_input=$EXPOSURE_MIN"} test=false \
+    ${COARSE_SSIM:+pixel_loss=l1_ssim "system.pixel_loss.ssim_weight=$COARSE_SSIM" \
+      system.generator.coarse_blocks=2 system.generator.coarse_scale=4} \
     system.init_checkpoint="$BASE" system.optimizer_g.lr=1e-4 trainer.max_epochs="${KNEE_EPOCHS:-15}" \
     trainer.check_val_every_n_epoch=5 callbacks.model_checkpoint.save_top_k=-1
   mapfile -t CKPTS < <(ls "$LOG_DIR/$NAME"/run/checkpoints/epoch*.ckpt)
@@ -164,7 +178,7 @@ measure)
     --overwrite -q
   ;;
 *)
-  echo "unknown stage $STAGE: sr_x4 | dce | dce_pack | lle | lle_iat | valdata | measure" >&2
+  echo "unknown stage $STAGE: sr_x4 | dce | dce_pack | lle | lle_iat_base | lle_iat | valdata | measure" >&2
   exit 2
   ;;
 esac
