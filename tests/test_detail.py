@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from lowlight.ops.detail import DETAIL_CAP, noise_std, restore_detail, smoothed_gain
+from lowlight.ops.detail import DETAIL_CAP, box_mean, noise_std, restore_detail, smoothed_gain
 
 
 def test_immerkaer_recovers_the_std_of_gaussian_noise_on_a_flat_image():
@@ -53,3 +54,16 @@ def test_noise_is_not_put_back_on_a_noisy_photo():
     restored = restore_detail(x, y, noise_std(x), radius=3, strength=4.0)
     assert gained.std() > 0.05  # the gain alone amplifies the noise ten times
     assert (restored - y).abs().mean() < 0.1 * (gained - y).abs().mean()
+
+
+def test_box_mean_is_the_mean_over_the_reflected_window():
+    """The separable box mean against numpy's mean over each (2r + 1)^2 window of the
+    reflect-padded image (numpy's 'reflect' is torch's: the edge pixel is not repeated)."""
+    r = 2
+    x = torch.rand(1, 2, 7, 9, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    padded = np.pad(x.numpy(), ((0, 0), (0, 0), (r, r), (r, r)), mode="reflect")
+    want = np.empty_like(x.numpy())
+    for i in range(7):
+        for j in range(9):
+            want[..., i, j] = padded[..., i : i + 2 * r + 1, j : j + 2 * r + 1].mean(axis=(-2, -1))
+    np.testing.assert_allclose(box_mean(x, r).numpy(), want, rtol=1e-12)
