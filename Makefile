@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/tiling.py $(ARGS)
 	$(PY) benchmarks/scoring.py --pairs 0
 	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/models.py
 
 ## GPU throughput: training img/s per experiment (fp32 / bf16 / compiled), inference MP/s.
 bench-gpu: $(STAMP)

@@ -14,6 +14,7 @@ from conftest import ROOT
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import gpu  # noqa: E402
+import models  # noqa: E402
 import speed  # noqa: E402
 
 
@@ -56,3 +57,24 @@ def test_speed_dce_rows_compare_like_with_like():
     diff = float(re.search(r"max diff vs plain ([\d.e+-]+)", ours[1]).group(1))
     assert diff < 1e-5  # the same function, only faster
     assert "10,561 params" in rows[3][1]
+
+
+def test_bench_models_times_every_shipped_model_and_the_extras(capsys):
+    """benchmarks/models.py (make bench): one row per shipped model plus --models, the
+    parameter counts of the loaded networks, and ratios to the fastest row's ms/MP."""
+    from lowlight import zoo
+    from lowlight.loading import load_model
+
+    models.main(["--size", "64x48", "--rounds", "1", "--repeats", "1", "--models", "again=lle"])
+    rows = [r.split("|")[1:-1] for r in capsys.readouterr().out.splitlines() if r.startswith("| ")]
+    table = {r[0].strip(): [c.strip() for c in r[1:]] for r in rows[2:]}
+    assert set(table) == {*zoo.shipped_names(), "again"}
+    lle_params = sum(p.numel() for p in load_model("lle").net.parameters())
+    assert table["lle"][0] == table["again"][0] == f"{lle_params:,}"
+    ratios = {k: float(v[2]) for k, v in table.items()}
+    assert min(ratios.values()) == 1.0
+    assert all(
+        float(v[1]) / float(table[min(ratios, key=ratios.get)][1])
+        == pytest.approx(ratios[k], abs=0.01)
+        for k, v in table.items()
+    )
