@@ -201,6 +201,15 @@ def test_uniform_image_at_the_exposure_level_has_no_exposure_loss():
     assert loss(torch.full((2, 3, 32, 32), 0.4)).item() == pytest.approx(0.04, abs=1e-6)
 
 
+def test_lift_only_exposure_loss_counts_only_the_regions_below_the_level():
+    """Left half 0.4 (0.2 below 0.6), right half 0.9 (0.3 above), 16 px regions: Zero-DCE's
+    loss averages 0.04 and 0.09; lift_only counts 0.04 on half the regions."""
+    img = torch.full((1, 3, 32, 64), 0.4)
+    img[..., 32:] = 0.9
+    assert ExposureControlLoss(16, 0.6)(img).item() == pytest.approx(0.065, abs=1e-6)
+    assert ExposureControlLoss(16, 0.6, lift_only=True)(img).item() == pytest.approx(0.02, abs=1e-6)
+
+
 def test_grey_image_has_no_colour_loss_and_a_finite_gradient():
     loss = ColorConstancyLoss()
     grey = torch.full((2, 3, 8, 8), 0.3, requires_grad=True)

@@ -34,9 +34,13 @@ class SpatialConsistencyLoss(nn.Module):
 
 
 class ExposureControlLoss(nn.Module):
-    """Pulls the mean intensity of each `patch` x `patch` region towards `level` (E)."""
+    """Pulls the mean intensity of each `patch` x `patch` region towards `level` (E).
 
-    def __init__(self, patch: int = 16, level: float = 0.6) -> None:
+    `lift_only` (not in Zero-DCE) counts only the regions darker than the level: a region
+    already brighter (a white wall, a sunset sky) is left to the other terms instead of
+    being pulled down to grey. For an enhancer trained with references beside this term."""
+
+    def __init__(self, patch: int = 16, level: float = 0.6, lift_only: bool = False) -> None:
         super().__init__()
         if patch < 1 or not 0.0 < level < 1.0:
             raise ValueError(
@@ -44,10 +48,12 @@ class ExposureControlLoss(nn.Module):
             )
         self.patch = patch
         self.level = level
+        self.lift_only = lift_only
 
     def forward(self, enhanced: torch.Tensor) -> torch.Tensor:
         mean = F.avg_pool2d(enhanced.mean(dim=1, keepdim=True), self.patch)
-        return ((mean - self.level) ** 2).mean()
+        gap = mean - self.level
+        return (gap.clamp(max=0) if self.lift_only else gap).pow(2).mean()
 
 
 class ColorConstancyLoss(nn.Module):
