@@ -4,11 +4,12 @@ by side in one run (the figure the model cards quote).
     python benchmarks/models.py                   # make bench: every shipped model
     python benchmarks/models.py --models cand=logs/RUN zd=WEIGHTS/zero_dce_epoch99.pth
 
-Each model enhances the same 1200x900 photo (--size) (the first DICM photo, resized, when
-../shared/data is present; else a random dark image: the cost does not depend on content)
-(an x4 SR model gets it shrunk 4x, so every output is the same size; ms per input
-megapixel, as `lowlight-evaluate` counts) with `lowlight.inference.enhance_image`'s
-defaults (automatic tiles, channels-last, float32, CPU). Times are medians of alternated
+Each model enhances the same photo, 1200x900 unless --size says otherwise: the first DICM
+photo resized when ../shared/data is present, else a random dark image (the cost does not
+depend on content). An x4 SR model gets it shrunk 4x, so every output is the same size;
+ms/MP counts input megapixels, as `lowlight-evaluate` does. The path is
+`lowlight.inference.enhance_image` with its defaults (automatic tiles, channels-last,
+float32, CPU). Times are medians of alternated
 repeats (speed.py's `_alternate`), so a busier stretch of the machine hits every model
 alike; compare rows of one run only.
 """
