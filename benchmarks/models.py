@@ -31,13 +31,14 @@ PHOTOS = ROOT.parent / "shared" / "data" / "lowlight" / "DICM"
 
 
 def _photo(size: tuple[int, int]) -> tuple[torch.Tensor, str]:
+    from lowlight.data.datasets import to_tensor
     from lowlight.data.io import list_images, read_image
 
     photos = list_images(PHOTOS) if PHOTOS.is_dir() else []
     if not photos:
         g = torch.Generator().manual_seed(0)
         return torch.rand(3, *size, generator=g) * 0.3, "a random dark image"
-    img = torch.from_numpy(read_image(photos[0])).permute(2, 0, 1)[None]
+    img = to_tensor(read_image(photos[0]))[None]
     img = F.interpolate(img, size=size, mode="bilinear", align_corners=False)[0]
     return img.clamp(0, 1), f"{photos[0].name} resized"
 
@@ -65,8 +66,8 @@ def main(argv: list[str] | None = None) -> None:
 
     specs = {name: name for name in zoo.shipped_names()}
     for item in args.models:
-        label, _, spec = item.partition("=")
-        specs[label if spec else Path(label).name] = spec or label
+        label, _, spec = item.rpartition("=")  # as lowlight-evaluate reads LABEL=SPEC
+        specs[label or Path(spec).name] = spec
     models = {label: load_model(spec) for label, spec in specs.items()}
     width, height = (int(v) for v in args.size.split("x"))
     image, what = _photo((height, width))
