@@ -101,8 +101,14 @@ def choose_checkpoint(run: Path) -> Path:
         if not (run / "checkpoints").is_dir() and status != "failed":
             raise FileNotFoundError(f"{run} has no checkpoints/ folder: not a run of train")
         others = sorted(p.name for p in (run / "checkpoints").glob("*.ckpt"))  # none if no folder
-        why = f" (it failed: {info['error']})" if info.get("error") else ""
         only = f" Found only {', '.join(others)}: pass it explicitly to use it." if others else ""
+        if own is not None and status == "finished":
+            # a finished run whose folder was copied without the checkpoint it chose
+            raise FileNotFoundError(
+                f"{run}: the run finished, but its best checkpoint {own.name} (named in "
+                f"{results.name}) is not in {own.parent}, nor is last.ckpt.{only}"
+            )
+        why = f" (it failed: {info['error']})" if info.get("error") else ""
         raise FileNotFoundError(
             f"{run} holds no trained checkpoint: the run stopped before finishing an epoch"
             f"{why}.{only}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -180,6 +181,28 @@ def test_the_aggd_fit_recovers_known_distributions(sampler, shape, scale):
     assert left == pytest.approx(scale, rel=0.02) and right == pytest.approx(scale, rel=0.02)
 
 
+def test_the_aggd_fit_of_a_one_sided_block_is_nan_on_the_empty_side():
+    """MATLAB's `mean([])` is NaN: a side without values gets a NaN scale and the shape
+    falls to the table's first (0.2), so the block drops out of the covariance."""
+    shape, left, right = _aggd(np.array([0.5, 1.0, 2.0, 0.0]))
+    assert shape == pytest.approx(0.2) and math.isnan(left) and right > 0
+    shape, left, right = _aggd(np.zeros(16))
+    assert shape == pytest.approx(0.2) and math.isnan(left) and math.isnan(right)
+
+
+@pytest.mark.realdata
+def test_niqe_leaves_flat_blocks_out_as_matlab_does():
+    """DICM 53 has flat (clipped) blocks. BasicSR's port of MATLAB's algorithm (nanmean,
+    nancov), run once on the same Y channel with the same MATLAB-style resize, gives
+    5.60547; keeping the flat blocks in the covariance, as this module did before
+    2026-12-06, gave 5.44. No warning reaches the user."""
+    rgb = torch.from_numpy(read_image(SHARED_DATA / "lowlight" / "DICM" / "53.jpg"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = niqe(rgb.permute(2, 0, 1), load_niqe_model(NIQE_MODEL))
+    assert got == pytest.approx(5.60547, abs=1e-4)
+
+
 def test_niqe_without_its_model_file_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="niqe_pris_params.npz.*nothing is downloaded"):
         load_niqe_model(tmp_path / "niqe_pris_params.npz")
@@ -189,6 +212,11 @@ def test_niqe_without_its_model_file_is_a_clear_error(tmp_path):
     model = {"gaussian_window": np.ones((7, 7)) / 49}
     with pytest.raises(ValueError, match="at least 96x96 pixels, got 100x50"):
         niqe_of_y(np.zeros((50, 100)), model)
+    # two blocks, one of them flat: no covariance can be fitted
+    y = np.zeros((96, 192))
+    y[:, :96] = np.random.default_rng(0).uniform(0, 255, (96, 96))
+    with pytest.raises(ValueError, match="undefined.*1 of its 2 96x96 blocks have texture"):
+        niqe_of_y(y, model)
 
 
 @pytest.mark.realdata

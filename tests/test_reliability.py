@@ -354,3 +354,21 @@ def test_a_nan_leaves_no_checkpoint_that_looks_usable(tmp_path, epoch):
         assert f"the last good state is {last} (end of epoch 0)" in done.stderr
         assert choose_checkpoint(run).name.startswith("epoch000"), "the best of the finished epochs"
         assert all(torch.isfinite(v).all() for v in _state(last)["state_dict"].values())
+
+
+def test_a_copied_run_without_its_best_checkpoint_says_so(tmp_path):
+    """A finished run copied with another epoch's checkpoint only: the error names the
+    missing best checkpoint and the one present, not a run that stopped early."""
+    from lowlight.loading import choose_checkpoint
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "epoch009-psnr20.08.ckpt").write_bytes(b"")
+    best = "/elsewhere/run/checkpoints/epoch004-psnr20.15.ckpt"
+    (run / "results.json").write_text(json.dumps({"status": "finished", "best_checkpoint": best}))
+    with pytest.raises(FileNotFoundError) as e:
+        choose_checkpoint(run)
+    message = str(e.value)
+    assert "the run finished, but its best checkpoint epoch004-psnr20.15.ckpt" in message
+    assert "Found only epoch009-psnr20.08.ckpt: pass it explicitly" in message
+    assert "stopped before finishing an epoch" not in message

@@ -5,7 +5,7 @@
 # Usage: bash experiments/shipped/run.sh STAGE [LOG_DIR]    (CPU: hours; GPU: minutes)
 # valdata writes the validation photos that recipes are chosen on (never the test sets).
 set -euo pipefail
-STAGE=${1:?stage: sr_x4 | dce | dce_pack | lle | lle_iat_base | lle_iat | valdata | measure}
+STAGE=${1:?stage: sr_x4 | dce | dce_pack | lle | lle_iat_base | lle_iat | valdata | measure | gallery}
 LOG_DIR=${2:-logs/shipped}
 DATA=${LOWLIGHT_DATA:-../shared/data}
 PY=${PYTHON:-python}
@@ -179,8 +179,36 @@ measure)
     make_train="${MAKE_TRAIN_RUN:?the run folder of make train}" lle dce -o "$OUT/lle_sunhays_test" \
     --overwrite -q
   ;;
+gallery)
+  # docs/gallery.md's strips: 8 real photos, input | each method, panels GALLERY_HEIGHT px
+  # high (default 360, where fringes and clipping show), as JPEG (quality 85) under
+  # docs/gallery/. The photos, a fixed list: LIME 1, 4, 6, 7 and DICM 01, 04, 05, 47 (why: in
+  # docs/gallery.md). GALLERY_METHODS (a quoted list) replaces the methods, whose default is
+  # the shipped models beside the Zero-DCE authors' weights.
+  read -r -a METHODS <<<"${GALLERY_METHODS:-lle zero_dce=$DATA/weights/zero_dce_epoch99.pth}"
+  TMP=$(mktemp -d)
+  trap 'rm -rf "$TMP"' EXIT
+  for set in "LIME 1 4 6 7" "DICM 01 04 05 47"; do
+    read -r -a NAMES <<<"$set"
+    $PY -m lowlight.evaluate --data "$DATA/lowlight/${NAMES[0]}" --methods "${METHODS[@]}" \
+      --grid "${NAMES[@]:1}" --grid-height "${GALLERY_HEIGHT:-360}" -o "$TMP/${NAMES[0]}" -q
+  done
+  mkdir -p docs/gallery
+  $PY - "$TMP" docs/gallery <<'PYTHON'
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+src, dst = Path(sys.argv[1]), Path(sys.argv[2])
+for grid in sorted(src.glob("*/grids/*.png")):
+    out = dst / f"{grid.parent.parent.name.lower()}_{grid.stem}.jpg"
+    Image.open(grid).convert("RGB").save(out, quality=85, optimize=True)
+    print(f"{out}: {out.stat().st_size // 1024} KB")
+PYTHON
+  ;;
 *)
-  echo "unknown stage $STAGE: sr_x4 | dce | dce_pack | lle | lle_iat_base | lle_iat | valdata | measure" >&2
+  echo "unknown stage $STAGE: sr_x4 | dce | dce_pack | lle | lle_iat_base | lle_iat | valdata | measure | gallery" >&2
   exit 2
   ;;
 esac

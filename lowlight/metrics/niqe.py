@@ -56,14 +56,23 @@ def load_niqe_model(path: str | Path) -> dict[str, np.ndarray]:
 
 def _aggd(x: np.ndarray) -> tuple[float, float, float]:
     """(shape, left scale, right scale) of an asymmetric generalised Gaussian, by MATLAB's
-    moment matching (`estimateaggdparam`)."""
+    moment matching (`estimateaggdparam`).
+
+    A side without values (a flat block, e.g. clipped white, has no negative or no positive
+    coefficients) has a NaN scale, as MATLAB's `mean([])` is NaN; its shape is then the
+    table's first (MATLAB's `min` over all-NaN differences picks the first). The NaN keeps
+    such a block out of the image's covariance (`niqe_of_y`), as MATLAB's `nancov` does."""
     x = x.ravel()
-    left = math.sqrt(np.mean(x[x < 0] ** 2)) if np.any(x < 0) else 0.0
-    right = math.sqrt(np.mean(x[x > 0] ** 2)) if np.any(x > 0) else 0.0
-    ratio = left / right if right > 0 else np.inf
-    r = np.mean(np.abs(x)) ** 2 / np.mean(x**2)
-    r_norm = r * (ratio**3 + 1) * (ratio + 1) / (ratio**2 + 1) ** 2
-    shape = float(_SHAPES[np.argmin((_RATIOS - r_norm) ** 2)])
+    negative, positive = x[x < 0], x[x > 0]
+    left = math.sqrt(np.mean(negative**2)) if negative.size else math.nan
+    right = math.sqrt(np.mean(positive**2)) if positive.size else math.nan
+    if math.isnan(left) or math.isnan(right):
+        shape = float(_SHAPES[0])
+    else:
+        ratio = left / right
+        r = np.mean(np.abs(x)) ** 2 / np.mean(x**2)
+        r_norm = r * (ratio**3 + 1) * (ratio + 1) / (ratio**2 + 1) ** 2
+        shape = float(_SHAPES[np.argmin((_RATIOS - r_norm) ** 2)])
     k = math.sqrt(gamma_fn(1 / shape) / gamma_fn(3 / shape))
     return shape, left * k, right * k
 
@@ -103,8 +112,15 @@ def niqe_of_y(y: np.ndarray, model: dict[str, np.ndarray], block: int = BLOCK) -
         if level == 1:
             img = imresize(img / 255.0, 0.5) * 255.0
     features = np.concatenate([np.array(f) for f in per_scale], axis=1)  # (blocks, 36)
-    mu_img = np.nanmean(features, axis=0)
+    # MATLAB: nanmean over the blocks per feature, nancov over the blocks without a NaN
     finite = features[~np.isnan(features).any(axis=1)]
+    if len(finite) < 2:
+        raise ValueError(
+            f"NIQE is undefined for this image: {len(finite)} of its {len(features)} "
+            f"{block}x{block} blocks have texture on both sides of their local mean (flat "
+            "blocks, e.g. clipped to one grey level, do not count), and it needs at least 2"
+        )
+    mu_img = np.nanmean(features, axis=0)
     cov_img = np.cov(finite, rowvar=False)
     diff = model["mu_pris_param"].ravel() - mu_img
     inv = np.linalg.pinv((model["cov_pris_param"] + cov_img) / 2)
