@@ -194,8 +194,8 @@ def test_the_aggd_fit_of_a_one_sided_block_is_nan_on_the_empty_side():
 def test_niqe_leaves_flat_blocks_out_as_matlab_does():
     """DICM 53 has flat (clipped) blocks. BasicSR's port of MATLAB's algorithm (nanmean,
     nancov), run once on the same Y channel with the same MATLAB-style resize, gives
-    5.60547; keeping the flat blocks in the covariance, as this module did before
-    2026-12-06, gave 5.44. No warning reaches the user."""
+    5.60547; keeping the flat blocks in the covariance, as this module did until
+    2026-12-05, gave 5.44. No warning reaches the user."""
     rgb = torch.from_numpy(read_image(SHARED_DATA / "lowlight" / "DICM" / "53.jpg"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -115,7 +115,7 @@ lle_iat)
   # control only lifts regions darker than 0.6 and never dims brighter ones). Every 5th epoch's checkpoint is then
   # compared on DICM (NIQE, exposure error, white pixels added) beside stage 1 and Zero-DCE:
   # the choice, with LOL's validation PSNR from the run. Neither LIME nor eval15 is run here
-  # (test=false; runs before 2026-12-06 printed eval15 at their end, unused).
+  # (test=false; earlier runs printed eval15 at their end, unused).
   BASE=${3:?stage 1: the lle_iat checkpoint to start from}
   NAME=${NAME:-lle_iat_light}
   train "$NAME" +experiment=lle_iat data.sources.lol.root="$DATA/lowlight/LOL" \
