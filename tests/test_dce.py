@@ -210,6 +210,23 @@ def test_lift_only_exposure_loss_counts_only_the_regions_below_the_level():
     assert ExposureControlLoss(16, 0.6, lift_only=True)(img).item() == pytest.approx(0.02, abs=1e-6)
 
 
+def test_dark_input_only_exposure_loss_counts_the_regions_dark_in_the_input_both_ways():
+    """Input: left half 0.2 (dark), right half 0.8 (bright). Output 0.4 | 0.9: only the left
+    half counts, 0.04 on half the regions. Output 0.9 | 0.9: the dark half overshot the level
+    by 0.3 and counts (0.09 / 2), which lift_only would not; the bright half never counts."""
+    inp = torch.full((1, 3, 32, 64), 0.2)
+    inp[..., 32:] = 0.8
+    out = torch.full((1, 3, 32, 64), 0.4)
+    out[..., 32:] = 0.9
+    loss = ExposureControlLoss(16, 0.6, dark_input_only=True)
+    assert loss(out, inp).item() == pytest.approx(0.02, abs=1e-6)
+    assert loss(torch.full_like(out, 0.9), inp).item() == pytest.approx(0.045, abs=1e-6)
+    both = ExposureControlLoss(16, 0.6, lift_only=True, dark_input_only=True)
+    assert both(torch.full_like(out, 0.9), inp).item() == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError, match="dark_input_only needs the input beside the output"):
+        loss(out)
+
+
 def test_grey_image_has_no_colour_loss_and_a_finite_gradient():
     loss = ColorConstancyLoss()
     grey = torch.full((2, 3, 8, 8), 0.3, requires_grad=True)

@@ -238,6 +238,23 @@ def test_exposure_min_input_judges_only_the_brighter_inputs():
     system = _system(generator=_Gain(), **kw, exposure_min_input=0.5)
     _fit(system, batches=2)
     assert system.generator.w.item() == 1.0
+
+
+def test_the_exposure_term_sees_the_input_it_enhances():
+    """exposure_loss.dark_input_only judges regions by the input: the system passes each
+    judged output's own input (a dark photo counts, a bright one adds 0 to the batch)."""
+    loss = ExposureControlLoss(patch=4, level=0.6, dark_input_only=True)
+    kw = {"loss_weights": {"pixel": 0.0, "adv": 0.0, "exposure": 1.0}, "exposure_loss": loss}
+    dark, bright = torch.full((1, 3, 8, 8), 0.2), torch.full((1, 3, 8, 8), 0.8)
+    out = torch.full((2, 3, 8, 8), 0.4)
+    value = _system(**kw)._exposure(out, torch.cat([dark, bright]))
+    assert value.item() == pytest.approx(0.04 / 2, rel=1e-6)
+    # a dimmer photo (0.05) below exposure_min_input: 0 of the 3 plus the dark one's 0.04 / 2
+    dim = torch.full((1, 3, 8, 8), 0.05)
+    gated = _system(**kw, exposure_min_input=0.1)._exposure(
+        torch.full((3, 3, 8, 8), 0.4), torch.cat([dim, dark, bright])
+    )
+    assert gated.item() == pytest.approx(0.04 / 2 * 2 / 3, rel=1e-6)
     with pytest.raises(ValueError, match="system.exposure_min_input"):
         _system(**kw, exposure_min_input=1.0)
 

@@ -36,11 +36,21 @@ class SpatialConsistencyLoss(nn.Module):
 class ExposureControlLoss(nn.Module):
     """Pulls the mean intensity of each `patch` x `patch` region towards `level` (E).
 
-    `lift_only` (not in Zero-DCE) counts only the regions darker than the level: a region
+    Two options, not in Zero-DCE, for an enhancer trained with references beside this term:
+    `lift_only` counts only the regions whose output is darker than the level; a region
     already brighter (a white wall, a sunset sky) is left to the other terms instead of
-    being pulled down to grey. For an enhancer trained with references beside this term."""
+    being pulled down to grey. `dark_input_only` counts only the regions whose *input* is
+    darker than the level (the input is then a second argument), from both sides: dark
+    parts are brought to the level and not past it, parts that were bright in the photo are
+    left alone. Uncounted regions add 0 to the mean over all regions."""
 
-    def __init__(self, patch: int = 16, level: float = 0.6, lift_only: bool = False) -> None:
+    def __init__(
+        self,
+        patch: int = 16,
+        level: float = 0.6,
+        lift_only: bool = False,
+        dark_input_only: bool = False,
+    ) -> None:
         super().__init__()
         if patch < 1 or not 0.0 < level < 1.0:
             raise ValueError(
@@ -49,11 +59,24 @@ class ExposureControlLoss(nn.Module):
         self.patch = patch
         self.level = level
         self.lift_only = lift_only
+        self.dark_input_only = dark_input_only
 
-    def forward(self, enhanced: torch.Tensor) -> torch.Tensor:
-        mean = F.avg_pool2d(enhanced.mean(dim=1, keepdim=True), self.patch)
-        gap = mean - self.level
-        return (gap.clamp(max=0) if self.lift_only else gap).pow(2).mean()
+    def _region_means(self, x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(x.mean(dim=1, keepdim=True), self.patch)
+
+    def forward(self, enhanced: torch.Tensor, original: torch.Tensor | None = None) -> torch.Tensor:
+        gap = self._region_means(enhanced) - self.level
+        if self.lift_only:
+            gap = gap.clamp(max=0)
+        if self.dark_input_only:
+            if original is None or original.shape != enhanced.shape:
+                raise ValueError(
+                    "exposure_loss.dark_input_only needs the input beside the output, of the "
+                    f"same shape; got {None if original is None else tuple(original.shape)} "
+                    f"for an output of {tuple(enhanced.shape)}"
+                )
+            gap = gap * (self._region_means(original) < self.level)
+        return gap.pow(2).mean()
 
 
 class ColorConstancyLoss(nn.Module):

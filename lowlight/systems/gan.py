@@ -49,7 +49,7 @@ class GANSystem(EnhancementSystem):
     """Paired image-to-image GAN (pix2pix-style training, Isola et al., CVPR 2017).
 
     Generator loss: `pixel * pixel_loss(G(x), y) + perceptual * perceptual_loss(G(x), y)
-    + adv * adversarial(D(G(x))) + exposure * exposure_loss(G(x))`; discriminator loss: the
+    + adv * adversarial(D(G(x))) + exposure * exposure_loss(G(x), x)`; discriminator loss: the
     adversarial loss's real and fake terms. A weight of 0 removes its term (adv=0 also skips
     the discriminator entirely).
     Manual optimization, one generator and one discriminator step per batch by default.
@@ -293,11 +293,11 @@ class GANSystem(EnhancementSystem):
         level is at least `exposure_min_input` (the others add 0, so each judged photo
         weighs what it would in a whole batch)."""
         if self.exposure_min_input <= 0:
-            return self.exposure_loss(output_rgb)
+            return self.exposure_loss(output_rgb, input_rgb)
         judged = input_rgb.mean(dim=(1, 2, 3)) >= self.exposure_min_input
         if not judged.any():
             return output_rgb.sum() * 0.0  # keeps the graph (and the logged value) well defined
-        return self.exposure_loss(output_rgb[judged]) * judged.float().mean()
+        return self.exposure_loss(output_rgb[judged], input_rgb[judged]) * judged.float().mean()
 
     def training_step(self, batch: dict, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()

@@ -90,7 +90,7 @@ class ZeroDCESystem(EnhancementSystem):
     ) -> dict[str, torch.Tensor]:
         inputs = {
             "spatial": (enhanced, lq),
-            "exposure": (enhanced,),
+            "exposure": (enhanced, lq),  # the input matters only with dark_input_only
             "color": (enhanced,),
             "smoothness": (curves,),
         }
