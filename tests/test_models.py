@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from hydra.utils import instantiate
@@ -268,6 +270,39 @@ def test_highlight_knee_rolls_highlights_off_below_white_and_leaves_the_rest():
         assert torch.all(kneed(x)[..., 8:] < 249.5 / 255)
     with pytest.raises(ValueError, match="generator.highlight_knee"):
         IlluminationAdaptiveNet(highlight_knee=1.0)
+
+
+def test_keep_highlights_gives_bright_pixels_back_what_the_model_took_from_them():
+    """keep_highlights 0.6 on a net that halves every pixel: a pixel whose brightest channel
+    is 0.9 gets back (0.9 - 0.6) / 0.4 = 0.75 of its loss in every channel, a white one all
+    of it, a dark one (0.3) nothing; a net that brightens is left as it is."""
+    torch.manual_seed(0)
+    kw = {"dim": 8, "blocks": 2, "global_dim": 8, "global_size": 32}
+    plain = IlluminationAdaptiveNet(**kw)
+    kept = IlluminationAdaptiveNet(**kw, keep_highlights=0.6)
+    kept.load_state_dict(plain.state_dict())
+    x = torch.full((1, 3, 8, 8), 0.3)
+    x[:, 0, :, 4:] = 0.9  # (0.9, 0.3, 0.3): reddish, bright in one channel
+    x[..., :2, :] = 1.0  # white rows
+    expected = 0.5 * x
+    share = torch.where(
+        x.amax(dim=1, keepdim=True) > 0.6, (x.amax(dim=1, keepdim=True) - 0.6) / 0.4, 0
+    )
+    expected = expected + share * (x - expected)
+    with torch.no_grad():
+        for net, gain in ((plain, 0.5), (kept, 0.5)):
+            net.mul_head.weight.zero_()
+            net.mul_head.bias.fill_(math.log(math.expm1(gain)))  # softplus: this gain
+            net.add_head.weight.zero_()
+            net.add_head.bias.zero_()
+        torch.testing.assert_close(plain(x), 0.5 * x)
+        torch.testing.assert_close(kept(x), expected)
+        assert float(kept(x)[0, 1, 4, 5]) == pytest.approx(0.15 + 0.75 * 0.15)
+        for net in (plain, kept):
+            net.mul_head.bias.fill_(math.log(math.expm1(1.5)))
+        torch.testing.assert_close(kept(x), plain(x))
+    with pytest.raises(ValueError, match="generator.keep_highlights"):
+        IlluminationAdaptiveNet(keep_highlights=0.0)
 
 
 @pytest.mark.parametrize("shape", [(1, 3, 400, 600), (2, 3, 13, 15), (1, 3, 1001, 777)])

@@ -111,6 +111,13 @@ class IlluminationAdaptiveNet(nn.Module):
     noisy ones, and this keeps it where the noise estimate says it is texture. No
     parameters; the noise std is the whole photo's (the last column of `summarize`), so
     tiles with the added halo equal the untiled output.
+
+    With `keep_highlights` t (a level in (0, 1)), a pixel that is bright in the photo is not
+    made darker: where the input's brightest channel v exceeds t, the output takes back
+    (v - t) / (1 - t) of what it lost against the input, channel by channel (all of it at
+    v = 1). Skies and white walls keep their brightness and colour instead of turning grey,
+    and, per pixel, it can draw no halo and adds no white the input did not have. No
+    parameters: it can be switched on for a model trained without it.
     """
 
     scale = 1
@@ -131,6 +138,7 @@ class IlluminationAdaptiveNet(nn.Module):
         map_scale: int = 1,
         detail_strength: float | None = None,
         detail_radius: int = 8,
+        keep_highlights: float | None = None,
     ) -> None:
         super().__init__()
         if in_channels != 3 or out_channels != 3:
@@ -163,7 +171,13 @@ class IlluminationAdaptiveNet(nn.Module):
                 "generator.detail_strength must be positive (or null) and "
                 f"generator.detail_radius at least 1, got {detail_strength} and {detail_radius}"
             )
+        if keep_highlights is not None and not 0 < keep_highlights < 1:
+            raise ValueError(
+                "generator.keep_highlights must lie between 0 and 1 (or be null), "
+                f"got {keep_highlights}"
+            )
         self.highlight_knee = highlight_knee
+        self.keep_highlights = keep_highlights
         self.detail_strength = detail_strength
         self.detail_radius = detail_radius
         self.global_size = global_size
@@ -229,6 +243,7 @@ class IlluminationAdaptiveNet(nn.Module):
         return (
             f"{coarse}map_scale={self.map_scale}, global_size={self.global_size}, "
             f"exposure_norm={self.exposure_norm}, highlight_knee={self.highlight_knee}{detail}"
+            + ("" if self.keep_highlights is None else f", keep_highlights={self.keep_highlights}")
         )
 
     def summarize(self, x: torch.Tensor) -> torch.Tensor:
@@ -259,10 +274,13 @@ class IlluminationAdaptiveNet(nn.Module):
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         params = self.summarize(x) if context is None else context.to(x.dtype)
         y = self._enhance(x, params)
-        if self.detail_strength is None:
+        if self.detail_strength is not None:
+            y = restore_detail(x, y, params[:, -1], self.detail_radius, self.detail_strength)
+        if self.keep_highlights is None:
             return y
-        noise = params[:, -1]
-        return restore_detail(x, y, noise, self.detail_radius, self.detail_strength)
+        t = self.keep_highlights
+        share = ((x.amax(dim=1, keepdim=True) - t) / (1 - t)).clamp(0, 1)
+        return y + share * (x - y).clamp_min(0)
 
     def _enhance(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         if self.exposure_norm:
