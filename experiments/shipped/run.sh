@@ -113,7 +113,8 @@ lle_iat)
   # inputs: those keep their references' brightness; COARSE_SSIM=W for a stage 1 from
   # lle_iat_base: its coarse branch and L1 + W (1 - SSIM); LIFT_ONLY=1: the exposure
   # control only lifts regions darker than 0.6 and never dims brighter ones; DARK_INPUT=1: it
-  # judges only the regions darker than 0.6 in the input, from both sides). Every 5th epoch's checkpoint is then
+  # judges only the regions darker than 0.6 in the input, from both sides; KEEP=T trains with
+  # generator.keep_highlights T: pixels brighter than T in the photo are not made darker). Every 5th epoch's checkpoint is then
   # compared on DICM (NIQE, exposure error, white pixels added) beside stage 1 and Zero-DCE:
   # the choice, with LOL's validation PSNR from the run. Neither LIME nor eval15 is run here
   # (test=false; earlier runs printed eval15 at their end, unused).
@@ -130,6 +131,7 @@ lle_iat)
     ${EXPOSURE_MIN:+"system.exposure_min_input=$EXPOSURE_MIN"} test=false \
     ${LIFT_ONLY:+system.exposure_loss.lift_only=true} \
     ${DARK_INPUT:+system.exposure_loss.dark_input_only=true} \
+    ${KEEP:+system.generator.keep_highlights=$KEEP} \
     ${COARSE_SSIM:+pixel_loss=l1_ssim "system.pixel_loss.ssim_weight=$COARSE_SSIM" \
       system.generator.coarse_blocks=2 system.generator.coarse_scale=4} \
     system.init_checkpoint="$BASE" system.optimizer_g.lr=1e-4 trainer.max_epochs="${KNEE_EPOCHS:-15}" \
