@@ -64,8 +64,9 @@ class GANSystem(EnhancementSystem):
         perceptual_loss: e.g. `PerceptualLoss`; needed (and its weights read) only when the
             `perceptual` weight is positive. Computed on RGB.
         exposure_loss: e.g. Zero-DCE's `ExposureControlLoss` (16 px regions towards a
-            level), a zero-reference regulariser on the output alone; used only when the
-            `exposure` weight is positive. Computed on RGB.
+            level), a zero-reference regulariser, called as `exposure_loss(output, input)`
+            (the input matters only to options such as `dark_input_only`); used only when
+            the `exposure` weight is positive. Computed on RGB.
         exposure_min_input: the exposure term judges only the outputs whose input has at
             least this mean level (0 = all). Paired dark inputs (LOL's, mean 0.01-0.1) then
             keep their references' brightness while moderately lit ones are pulled towards

@@ -115,9 +115,10 @@ class IlluminationAdaptiveNet(nn.Module):
     With `keep_highlights` t (a level in (0, 1)), a pixel that is bright in the photo is not
     made darker: where the input's brightest channel v exceeds t, the output takes back
     (v - t) / (1 - t) of what it lost against the input, channel by channel (all of it at
-    v = 1). Skies and white walls keep their brightness and colour instead of turning grey,
-    and, per pixel, it can draw no halo and adds no white the input did not have. No
-    parameters: it can be switched on for a model trained without it.
+    v = 1). Skies and white walls keep their brightness and colour instead of turning grey.
+    Each pixel depends on itself alone, so it draws no halo, and no channel comes out
+    brighter than the brighter of the input and the model's output. No parameters: it can
+    be switched on for a model trained without it.
     """
 
     scale = 1
