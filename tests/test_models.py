@@ -384,3 +384,29 @@ def test_vgg_discriminator_takes_any_hr_size():
 def test_bad_model_arguments_name_the_key(build, key):
     with pytest.raises(ValueError, match=key):
         build()
+
+
+def test_the_committed_candidate_with_keep_highlights_is_the_measured_one_on_dark_pixels():
+    """experiments/shipped/lle_iat_gate_exp4_keep60 links the measured candidate's checkpoint
+    and sets keep_highlights 0.6 in a copy of its config: the same output where every channel
+    is at most 0.6; above, never darker than the measured output nor brighter than the
+    brighter of it and the input."""
+    from conftest import ROOT
+    from lowlight.loading import load_model
+
+    name = "checkpoints/epoch009-psnr20.08.ckpt"
+    measured = load_model(ROOT / "experiments/shipped/lle_iat_gate_exp4" / name)
+    kept = load_model(ROOT / "experiments/shipped/lle_iat_gate_exp4_keep60" / name)
+    assert kept.checkpoint.resolve() == measured.checkpoint.resolve()
+    x = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(0)) * 0.5
+    x[..., :16, :] = 0.7 + 0.3 * torch.rand(
+        1, 3, 16, 64, generator=torch.Generator().manual_seed(1)
+    )
+    with torch.no_grad():
+        a, b = measured.net(x), kept.net(x)
+    dark = x.amax(dim=1, keepdim=True).expand_as(x) <= 0.6
+    torch.testing.assert_close(b[dark], a[dark])
+    bright = ~dark
+    assert torch.all(b[bright] >= a[bright] - 1e-6)
+    assert torch.all(b[bright] <= torch.maximum(x[bright], a[bright]) + 1e-6)
+    assert torch.any(b[bright] > a[bright] + 1e-3), "keep_highlights changed nothing"
