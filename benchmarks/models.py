@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> None:
     print("| --- | --- | --- | --- |")
     ms = {k: seconds[k] * 1000 / (inputs[k][0].numel() / 1e6) for k in models}
     for label, model in models.items():
-        params = sum(p.numel() for p in model.net.parameters())
-        print(f"| {label} | {params:,} | {ms[label]:.0f} | {ms[label] / min(ms.values()):.2f} |")
+        row = f"{model.num_params:,} | {ms[label]:.0f} | {ms[label] / min(ms.values()):.2f}"
+        print(f"| {label} | {row} |")
 
 
 if __name__ == "__main__":

@@ -238,6 +238,14 @@ def test_the_detail_restore_runs_on_the_enhanced_output_with_the_whole_photos_no
         IlluminationAdaptiveNet(detail_strength=0.0)
 
 
+def _constant_gain(net: IlluminationAdaptiveNet, bias: float) -> None:
+    """The local branch's gain becomes softplus(bias) at every pixel, its offset 0."""
+    net.mul_head.weight.zero_()
+    net.mul_head.bias.fill_(bias)
+    net.add_head.weight.zero_()
+    net.add_head.bias.zero_()
+
+
 def test_highlight_knee_rolls_highlights_off_below_white_and_leaves_the_rest():
     """soft_knee: the identity up to the knee, slope 1 there, then tanh towards 1 (values
     worked by hand: knee 0.7, v = 1.0 gives 0.7 + 0.3 tanh(1) = 0.928478); an 8-bit output
@@ -261,10 +269,7 @@ def test_highlight_knee_rolls_highlights_off_below_white_and_leaves_the_rest():
     x[..., :8] = 0.05
     with torch.no_grad():
         for net in (plain, kneed):
-            net.mul_head.weight.zero_()
-            net.mul_head.bias.fill_(2.93)  # softplus: a gain of 3
-            net.add_head.weight.zero_()
-            net.add_head.bias.zero_()
+            _constant_gain(net, 2.93)  # softplus: a gain of 3
         torch.testing.assert_close(kneed(x)[..., :8], plain(x)[..., :8])  # 0.15: below
         assert torch.all(plain(x)[..., 8:] == 1.0)
         assert torch.all(kneed(x)[..., 8:] < 249.5 / 255)
@@ -290,16 +295,13 @@ def test_keep_highlights_gives_bright_pixels_back_what_the_model_took_from_them(
     )
     expected = expected + share * (x - expected)
     with torch.no_grad():
-        for net, gain in ((plain, 0.5), (kept, 0.5)):
-            net.mul_head.weight.zero_()
-            net.mul_head.bias.fill_(math.log(math.expm1(gain)))  # softplus: this gain
-            net.add_head.weight.zero_()
-            net.add_head.bias.zero_()
+        for net in (plain, kept):
+            _constant_gain(net, math.log(math.expm1(0.5)))  # softplus: a gain of 0.5
         torch.testing.assert_close(plain(x), 0.5 * x)
         torch.testing.assert_close(kept(x), expected)
         assert float(kept(x)[0, 1, 4, 5]) == pytest.approx(0.15 + 0.75 * 0.15)
         for net in (plain, kept):
-            net.mul_head.bias.fill_(math.log(math.expm1(1.5)))
+            _constant_gain(net, math.log(math.expm1(1.5)))
         torch.testing.assert_close(kept(x), plain(x))
     with pytest.raises(ValueError, match="generator.keep_highlights"):
         IlluminationAdaptiveNet(keep_highlights=0.0)

@@ -194,7 +194,11 @@ gallery)
   trap 'rm -rf "$TMP"' EXIT
   for set in "LIME 1 4 6 7" "DICM 01 04 05 47"; do
     read -r -a NAMES <<<"$set"
-    $PY -m lowlight.evaluate --data "$DATA/lowlight/${NAMES[0]}" --methods "${METHODS[@]}" \
+    mkdir -p "$TMP/photos/${NAMES[0]}"  # the chosen photos alone: nothing else is enhanced
+    for name in "${NAMES[@]:1}"; do
+      ln -s "$(realpath "$DATA/lowlight/${NAMES[0]}/$name".*)" "$TMP/photos/${NAMES[0]}/"
+    done
+    $PY -m lowlight.evaluate --data "$TMP/photos/${NAMES[0]}" --methods "${METHODS[@]}" \
       --grid "${NAMES[@]:1}" --grid-height "${GALLERY_HEIGHT:-360}" -o "$TMP/${NAMES[0]}" -q
   done
   mkdir -p docs/gallery
