@@ -73,8 +73,10 @@ def test_bench_models_times_every_shipped_model_and_the_extras(capsys):
     assert table["lle"][0] == table["again"][0] == f"{lle_params:,}"
     ratios = {k: float(v[2]) for k, v in table.items()}
     assert min(ratios.values()) == 1.0
-    assert all(
-        float(v[1]) / float(table[min(ratios, key=ratios.get)][1])
-        == pytest.approx(ratios[k], abs=0.01)
-        for k, v in table.items()
-    )
+    # ms/MP is printed to the millisecond and the ratio to 0.01, from unrounded times:
+    # the ratio must lie between the ratios of the printed figures' rounding bounds.
+    fastest = float(table[min(ratios, key=ratios.get)][1])
+    for k, v in table.items():
+        ms = float(v[1])
+        low, high = (ms - 0.5) / (fastest + 0.5), (ms + 0.5) / max(fastest - 0.5, 1e-9)
+        assert low - 0.005 <= ratios[k] <= high + 0.005, (k, ms, fastest, ratios[k])
