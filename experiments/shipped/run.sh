@@ -114,7 +114,8 @@ lle_iat)
   # lle_iat_base: its coarse branch and L1 + W (1 - SSIM); LIFT_ONLY=1: the exposure
   # control only lifts regions darker than 0.6 and never dims brighter ones; DARK_INPUT=1: it
   # judges only the regions darker than 0.6 in the input, from both sides; KEEP=T trains with
-  # generator.keep_highlights T: pixels brighter than T in the photo are not made darker). Every 5th epoch's checkpoint is then
+  # generator.keep_highlights T: pixels brighter than T in the photo are not made darker;
+  # VAL_EVERY=N validates, and keeps a checkpoint, every N epochs, 5 by default). Each kept checkpoint is then
   # compared on DICM (NIQE, exposure error, white pixels added) beside stage 1 and Zero-DCE:
   # the choice, with LOL's validation PSNR from the run. Neither LIME nor eval15 is run here
   # (test=false; earlier runs printed eval15 at their end, unused).
@@ -135,7 +136,7 @@ lle_iat)
     ${COARSE_SSIM:+pixel_loss=l1_ssim "system.pixel_loss.ssim_weight=$COARSE_SSIM" \
       system.generator.coarse_blocks=2 system.generator.coarse_scale=4} \
     system.init_checkpoint="$BASE" system.optimizer_g.lr=1e-4 trainer.max_epochs="${KNEE_EPOCHS:-15}" \
-    trainer.check_val_every_n_epoch=5 callbacks.model_checkpoint.save_top_k=-1
+    trainer.check_val_every_n_epoch="${VAL_EVERY:-5}" callbacks.model_checkpoint.save_top_k=-1
   mapfile -t CKPTS < <(ls "$LOG_DIR/$NAME"/run/checkpoints/epoch*.ckpt)
   METHODS=(identity zero_dce="$DATA/weights/zero_dce_epoch99.pth" stage1="$BASE")
   for c in "${CKPTS[@]}"; do METHODS+=("$(basename "$c" .ckpt | cut -c1-8)=$c"); done
