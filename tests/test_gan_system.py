@@ -259,6 +259,81 @@ def test_the_exposure_term_sees_the_input_it_enhances():
         _system(**kw, exposure_min_input=1.0)
 
 
+class _Mixed(torch.utils.data.Dataset):
+    """Item 0 a pair, item 1 an unpaired image whose `gt` is `placeholder` (as
+    `ConcatPairs` fills it, a copy of its input) unless `flags` says it is paired too."""
+
+    def __init__(self, placeholder: str = "copy", flags: tuple[bool, bool] = (True, False)):
+        g = torch.Generator().manual_seed(0)
+        self.lq = torch.rand(2, 3, 8, 8, generator=g) * 0.3
+        self.gt = torch.rand(2, 3, 8, 8, generator=g)
+        if placeholder == "copy":
+            self.gt[1] = self.lq[1]
+        self.flags = flags
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, i: int) -> dict:
+        paired = torch.tensor(self.flags[i])
+        return {"lq": self.lq[i], "gt": self.gt[i], "name": f"img{i}", "paired": paired}
+
+
+def _mixed_step(data: _Mixed, **kwargs) -> float:
+    """The gain after one SGD step (lr 0.1) of pixel L1 + exposure on `data`'s one batch."""
+    loss = ExposureControlLoss(patch=4, level=0.6)
+    weights = {"pixel": 1.0, "adv": 0.0, "exposure": 1.0}
+    system = _system(
+        generator=_Gain(),
+        loss_weights=weights,
+        exposure_loss=loss,
+        optimizer_g=partial(torch.optim.SGD, lr=0.1),
+        **kwargs,
+    )
+    quiet_fit(system, DataLoader(data, batch_size=2), batches=1)
+    return system.generator.w.item()
+
+
+def test_unpaired_images_train_only_the_exposure_term():
+    """A batch of a pair and an unpaired image (data.sources with an unpaired source): the
+    pixel loss sees the pair alone and the exposure term (exposure_on=unpaired) the unpaired
+    image alone, each weighed as in a whole batch (x 1/2); the placeholder reference of the
+    unpaired image changes nothing."""
+    data = _Mixed()
+    w = torch.ones(1, requires_grad=True)
+    expected = (
+        nn.functional.l1_loss(w * data.lq[:1], data.gt[:1]) / 2
+        + ExposureControlLoss(patch=4, level=0.6)(w * data.lq[1:]) / 2
+    )
+    expected.backward()
+    got = _mixed_step(data, exposure_on="unpaired")
+    assert got == pytest.approx(1.0 - 0.1 * w.grad.item(), rel=1e-5)
+    assert _mixed_step(_Mixed(placeholder="noise"), exposure_on="unpaired") == got
+    # exposure_on=all judges the pair too; both paired: the pixel loss sees both
+    assert _mixed_step(data) != pytest.approx(got, rel=1e-4)
+    assert _mixed_step(_Mixed(flags=(True, True)), exposure_on="all") != pytest.approx(
+        got, rel=1e-4
+    )
+
+
+def test_unpaired_images_need_a_term_that_can_use_them():
+    """Unpaired images with no exposure term, or with the discriminator on, and
+    exposure_on=unpaired without unpaired data, each stop with the key to change."""
+    loader = DataLoader(_Mixed(), batch_size=2)
+    with pytest.raises(ValueError, match="loss_weights.exposure > 0"):
+        quiet_fit(_system(loss_weights={"adv": 0.0}), loader)
+    loss = ExposureControlLoss(patch=4, level=0.6)
+    with pytest.raises(ValueError, match="loss_weights.adv=0"):
+        quiet_fit(_system(loss_weights={"exposure": 1.0}, exposure_loss=loss), loader)
+    system = _system(
+        loss_weights={"adv": 0.0, "exposure": 1.0}, exposure_loss=loss, exposure_on="unpaired"
+    )
+    with pytest.raises(ValueError, match="gives no unpaired images"):
+        _fit(system)
+    with pytest.raises(ValueError, match="system.exposure_on"):
+        _system(exposure_on="dark")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

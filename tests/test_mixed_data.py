@@ -137,3 +137,41 @@ def test_data_lol_mixed_on_the_shared_copies(tmp_path):
     photos = dm.sources["synthetic"].photos
     assert [len(photos[s]) for s in ("train", "val", "test")] == [56, 12, 12]
     assert len(dm.train_set) == 194 + 194 and len(dm.val_set) == 49 and len(dm.test_set) == 15
+
+
+def _dark(tmp_path, train_samples=5):
+    from lowlight.data import UnpairedImageDataModule
+
+    return UnpairedImageDataModule(
+        root=str(_photos(tmp_path / "dark", n=10)),
+        augment=PairAugment(crop_size=32),
+        split=(0.8, 0.2, 0.0),
+        train_samples=train_samples,
+    )
+
+
+def test_an_unpaired_source_adds_its_images_marked_unpaired(tmp_path):
+    """An unpaired source (real dark photos for a zero-reference term): `train_samples` of
+    its training photos per epoch, drawn anew each epoch, with `paired` False and the input
+    as a placeholder reference; the pairs say `paired` True. It cannot be evaluated on."""
+    sources = {**_sources(tmp_path), "dark": _dark(tmp_path)}
+    dm = MixedPairsDataModule(sources, evaluate_on="real", batch_size=18)
+    dm.setup()
+    assert len(dm.train_set) == 7 + 6 + 5
+    batch = next(iter(dm.train_dataloader()))
+    unpaired = ~batch["paired"]
+    assert int(unpaired.sum()) == 5
+    torch.testing.assert_close(batch["gt"][unpaired], batch["lq"][unpaired])
+    assert not torch.equal(batch["gt"][~unpaired], batch["lq"][~unpaired])
+    dark_names = {p.stem for p in sources["dark"].paths["train"]}
+    assert {n for n, u in zip(batch["name"], unpaired.tolist(), strict=True) if u} <= dark_names
+    # photos drawn per (seed, epoch, index): the same key, the same photo; over epochs, all
+    first = SampleKey(0, 0, 13)
+    assert dm.train_set[first]["name"] == dm.train_set[first]["name"]
+    seen = {dm.train_set[SampleKey(0, e, i)]["name"] for e in range(20) for i in range(13, 18)}
+    assert seen == dark_names
+    assert "paired" not in ConcatPairs([sources["real"].train_set])[0]  # all paired: no flag
+    with pytest.raises(ValueError, match="data.evaluate_on='dark' names an unpaired source"):
+        MixedPairsDataModule(sources, evaluate_on="dark")
+    with pytest.raises(ValueError, match="data.train_samples must be >= 1 or null, got 0"):
+        _dark(tmp_path, train_samples=0)

@@ -115,7 +115,11 @@ lle_iat)
   # control only lifts regions darker than 0.6 and never dims brighter ones; DARK_INPUT=1: it
   # judges only the regions darker than 0.6 in the input, from both sides; KEEP=T trains with
   # generator.keep_highlights T: pixels brighter than T in the photo are not made darker;
-  # VAL_EVERY=N validates, and keeps a checkpoint, every N epochs, 5 by default). Each kept checkpoint is then
+  # VAL_EVERY=N validates, and keeps a checkpoint, every N epochs, 5 by default; UNPAIRED=N
+  # adds N real dark photos an epoch without references, drawn from SICE's training split
+  # (the split of the dce run and of valdata's sice_val: never its validation photos), and the
+  # exposure control judges those alone, so it never pulls against a reference: with
+  # EXPOSURE_WEIGHT, and without EXPOSURE_MIN). Each kept checkpoint is then
   # compared on DICM (NIQE, exposure error, white pixels added) beside stage 1 and Zero-DCE:
   # the choice, with LOL's validation PSNR from the run. Neither LIME nor eval15 is run here
   # (test=false; earlier runs printed eval15 at their end, unused).
@@ -133,6 +137,9 @@ lle_iat)
     ${LIFT_ONLY:+system.exposure_loss.lift_only=true} \
     ${DARK_INPUT:+system.exposure_loss.dark_input_only=true} \
     ${KEEP:+system.generator.keep_highlights=$KEEP} \
+    ${UNPAIRED:+'+data@data.sources.dark=unpaired' "data.sources.dark.root=$DATA/lowlight/SICE_train_512" \
+      'data.sources.dark.split=[0.9,0.1,0]' "data.sources.dark.train_samples=$UNPAIRED" \
+      system.exposure_on=unpaired} \
     ${COARSE_SSIM:+pixel_loss=l1_ssim "system.pixel_loss.ssim_weight=$COARSE_SSIM" \
       system.generator.coarse_blocks=2 system.generator.coarse_scale=4} \
     system.init_checkpoint="$BASE" system.optimizer_g.lr=1e-4 trainer.max_epochs="${KNEE_EPOCHS:-15}" \

@@ -7,11 +7,13 @@ import bisect
 import logging
 from collections.abc import Mapping
 
+import torch
 from torch.utils.data import Dataset
 
 from lowlight.data.base import ImageDataModule
 from lowlight.data.sampling import SampleKey, split_key
 from lowlight.data.transforms import PairAugment, center_crop
+from lowlight.data.unpaired import UnpairedImageDataModule
 
 log = logging.getLogger(__name__)
 SOURCE_STRIDE = 1_000_003  # seed offset between the sources of a mix (any large prime)
@@ -20,10 +22,18 @@ SOURCE_STRIDE = 1_000_003  # seed offset between the sources of a mix (any large
 class ConcatPairs(Dataset):
     """The datasets one after another, as `torch.utils.data.ConcatDataset`, but passing a
     training `SampleKey` on to the dataset that holds the index (its own index inside it, and
-    a seed of its own), which torch's version cannot: it compares the key with 0."""
+    a seed of its own), which torch's version cannot: it compares the key with 0.
 
-    def __init__(self, datasets: list[Dataset]) -> None:
+    `paired[i]` False: dataset i gives images without references. Then every item carries
+    `paired` (a bool tensor, so a batch holds both kinds), and an unpaired item's `gt` is a
+    copy of its `lq`, a placeholder that only keeps the batch's shape: the system must leave
+    it out of every reference-based loss (GANSystem does, by `paired`)."""
+
+    def __init__(self, datasets: list[Dataset], paired: list[bool] | None = None) -> None:
         self.datasets = datasets
+        self.paired = None if paired is None or all(paired) else list(paired)
+        if self.paired is not None and len(self.paired) != len(datasets):
+            raise ValueError(f"{len(self.paired)} paired flags for {len(datasets)} datasets")
         self.ends: list[int] = []
         total = 0
         for d in datasets:
@@ -40,12 +50,19 @@ class ConcatPairs(Dataset):
         which = bisect.bisect_right(self.ends, index)
         local = index - (self.ends[which - 1] if which else 0)
         if sample is None:
-            return self.datasets[which][local]
-        # each dataset draws from a stream of its own: item i of one and item i of another
-        # must not share their random choices (crop, flips, degradation)
-        return self.datasets[which][
-            SampleKey(sample.seed + which * SOURCE_STRIDE, sample.epoch, local)
-        ]
+            item = self.datasets[which][local]
+        else:
+            # each dataset draws from a stream of its own: item i of one and item i of
+            # another must not share their random choices (crop, flips, degradation)
+            item = self.datasets[which][
+                SampleKey(sample.seed + which * SOURCE_STRIDE, sample.epoch, local)
+            ]
+        if self.paired is None:
+            return item
+        item = dict(item, paired=torch.tensor(self.paired[which]))
+        if not self.paired[which]:
+            item["gt"] = item["lq"].clone()
+        return item
 
 
 class EvaluationPairs(Dataset):
@@ -72,6 +89,10 @@ class MixedPairsDataModule(ImageDataModule):
     """Training pairs from every DataModule in `sources` (each epoch: all of each source's
     training pairs, shuffled together), validation and test from `evaluate_on` alone.
 
+    A source may be unpaired (`UnpairedImageDataModule`, e.g. real dark photos for a
+    zero-reference term): its images come with `paired` False (see `ConcatPairs`), and
+    `evaluate_on` must name a paired source.
+
     E.g. LOL's real pairs beside synthetic pairs from daylight photos (`data=lol_mixed`): the
     share of each is its training set's size (LOL's pairs, the synthetic module's
     `train_samples`). The sources' own batch sizes and loader settings are not used; their
@@ -80,7 +101,8 @@ class MixedPairsDataModule(ImageDataModule):
     any other data), or equal crops in each.
 
     Args:
-        sources: name -> paired DataModule (PairedImageDataModule, SyntheticLowLightDataModule).
+        sources: name -> DataModule (PairedImageDataModule, SyntheticLowLightDataModule,
+            UnpairedImageDataModule).
         evaluate_on: the name of the source whose validation and test pairs are used.
         augment: the training augmentation of every source, replacing their own; None
             keeps each source's own.
@@ -109,6 +131,11 @@ class MixedPairsDataModule(ImageDataModule):
             raise ValueError(
                 f"data.evaluate_on={evaluate_on!r} is not one of data.sources "
                 f"({', '.join(sources)})"
+            )
+        if _unpaired(sources[evaluate_on]):
+            raise ValueError(
+                f"data.evaluate_on={evaluate_on!r} names an unpaired source: validation and "
+                "test need references, so name a paired one"
             )
         crops = {}
         for name, source in sources.items():
@@ -148,7 +175,10 @@ class MixedPairsDataModule(ImageDataModule):
             return
         for source in self.sources.values():
             source.setup(stage)
-        self.train_set = ConcatPairs([s.train_set for s in self.sources.values()])  # type: ignore[misc]
+        self.train_set = ConcatPairs(
+            [s.train_set for s in self.sources.values()],  # type: ignore[misc]
+            paired=[not _unpaired(s) for s in self.sources.values()],
+        )
         chosen = self.sources[self.evaluate_on]
         crop = self.eval_crop
         self.val_set = EvaluationPairs(chosen.val_set, crop, self.limits["val"])  # type: ignore[arg-type]
@@ -158,3 +188,7 @@ class MixedPairsDataModule(ImageDataModule):
             ", ".join(f"{len(s.train_set)} {n}" for n, s in self.sources.items()),  # type: ignore[arg-type]
             self.evaluate_on,
         )
+
+
+def _unpaired(source: ImageDataModule) -> bool:
+    return isinstance(source, UnpairedImageDataModule)

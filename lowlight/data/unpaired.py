@@ -19,21 +19,34 @@ log = logging.getLogger(__name__)
 
 
 class ImageFolderDataset(Dataset):
-    """Single images as `{"lq", "name"}`: augmented for training, else centre-cropped."""
+    """Single images as `{"lq", "name"}`: augmented for training, else centre-cropped.
+
+    `length` (training only): that many items an epoch, each a photo drawn by the item's
+    own random stream, so an epoch can be shorter than the folder and still see every photo
+    over the run; None: each photo once, item i being photo i."""
 
     def __init__(
-        self, paths: Sequence[Path], augment: PairAugment | None = None, crop: int | None = None
+        self,
+        paths: Sequence[Path],
+        augment: PairAugment | None = None,
+        crop: int | None = None,
+        length: int | None = None,
     ) -> None:
         self.paths = list(paths)
         self.augment = augment
         self.crop = crop
+        if length is not None and (length < 1 or not self.paths):
+            raise ValueError(f"{length} items asked of {len(self.paths)} images")
+        self.length = length
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.paths) if self.length is None else self.length
 
     def __getitem__(self, key: int | SampleKey) -> dict:
         index, rng = training_rng(key)
-        path = self.paths[index]
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} outside {len(self)} images")
+        path = self.paths[index if self.length is None else int(rng.integers(len(self.paths)))]
         img = read_image(path)
         if self.augment is not None:
             img, _ = seeded_augment(self.augment, rng)(img)
@@ -53,6 +66,9 @@ class UnpairedImageDataModule(ImageDataModule):
         eval_crop: centre crop for validation/test images (None = whole images).
         val_samples, test_samples: use at most this many validation / test images.
         max_images: use at most this many images of `root` (the first by name).
+        train_samples: training images per epoch, each drawn at random from the training
+            split (None: every training image once), e.g. to set an unpaired source's share
+            beside paired ones in `MixedPairsDataModule`.
     """
 
     def __init__(
@@ -67,6 +83,7 @@ class UnpairedImageDataModule(ImageDataModule):
         split: Sequence[float] = (0.7, 0.2, 0.1),
         split_seed: int = 0,
         max_images: int | None = None,
+        train_samples: int | None = None,
         skip_invalid: bool = False,
         batch_size: int = 8,
         eval_batch_size: int = 1,
@@ -85,6 +102,9 @@ class UnpairedImageDataModule(ImageDataModule):
         self.split = check_ratios(split)
         self.split_seed = split_seed
         self.max_images = max_images
+        if train_samples is not None and train_samples < 1:
+            raise ValueError(f"data.train_samples must be >= 1 or null, got {train_samples}")
+        self.train_samples = train_samples
         self.skip_invalid = skip_invalid
         self.paths: dict[str, list[Path]] = {}
 
@@ -111,6 +131,10 @@ class UnpairedImageDataModule(ImageDataModule):
             "unpaired data: %d train, %d val, %d test images",
             *(len(self.paths[s]) for s in ("train", "val", "test")),
         )
-        self.train_set = ImageFolderDataset(self.paths["train"], augment=self.augment)
+        if self.train_samples is not None and not self.paths["train"]:
+            raise ValueError(f"data.train_samples={self.train_samples} but no training images")
+        self.train_set = ImageFolderDataset(
+            self.paths["train"], augment=self.augment, length=self.train_samples
+        )
         self.val_set = ImageFolderDataset(self.paths["val"], crop=self.eval_crop)
         self.test_set = ImageFolderDataset(self.paths["test"], crop=self.eval_crop)

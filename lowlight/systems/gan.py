@@ -71,6 +71,11 @@ class GANSystem(EnhancementSystem):
             least this mean level (0 = all). Paired dark inputs (LOL's, mean 0.01-0.1) then
             keep their references' brightness while moderately lit ones are pulled towards
             the exposure level: the brightness depends on the photo.
+        exposure_on: which outputs the exposure term judges: `all`, or `unpaired` (only the
+            images of an unpaired data source, e.g. real dark photos beside paired ones in
+            `MixedPairsDataModule`, so the term never pulls against a reference). Images
+            without a reference (`batch["paired"]` False) never enter the pixel or
+            perceptual loss; such batches need the exposure term and no adversarial one.
         accumulate_grad_batches: sum gradients over this many batches per optimizer step.
         warmup_epochs: generator-only (pixel loss) epochs before the adversarial game starts.
         d_update_every: update the discriminator on every k-th optimizer step only.
@@ -100,6 +105,7 @@ class GANSystem(EnhancementSystem):
         perceptual_loss: nn.Module | None = None,
         exposure_loss: nn.Module | None = None,
         exposure_min_input: float = 0.0,
+        exposure_on: str = "all",
         ema_decay: float | None = None,
         init_checkpoint: str | None = None,
         color_space: str = "rgb",
@@ -126,6 +132,8 @@ class GANSystem(EnhancementSystem):
             raise ValueError(
                 f"system.exposure_min_input must be in [0, 1), got {exposure_min_input}"
             )
+        if exposure_on not in ("all", "unpaired"):
+            raise ValueError(f"system.exposure_on must be all or unpaired, got {exposure_on!r}")
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise ValueError(f"system.ema_decay must be in (0, 1) or null, got {ema_decay}")
         if weights["perceptual"] > 0:
@@ -162,6 +170,7 @@ class GANSystem(EnhancementSystem):
                 "d_update_every": d_update_every,
                 "grad_clip": grad_clip,
                 "exposure_min_input": exposure_min_input,
+                "exposure_on": exposure_on,
                 "color_space": self.color_space,
                 "ema_decay": ema_decay,
                 "sr_scale": sr_scale,
@@ -181,6 +190,7 @@ class GANSystem(EnhancementSystem):
         self.perceptual_loss = perceptual_loss
         self.exposure_loss = exposure_loss
         self.exposure_min_input = exposure_min_input
+        self.exposure_on = exposure_on
         self.generator_ema: AveragedModel | None = None
         if ema_decay is not None:
             self.generator_ema = AveragedModel(
@@ -289,16 +299,21 @@ class GANSystem(EnhancementSystem):
             sync_dist=True,
         )
 
-    def _exposure(self, output_rgb: torch.Tensor, input_rgb: torch.Tensor) -> torch.Tensor:
+    def _exposure(
+        self, output_rgb: torch.Tensor, input_rgb: torch.Tensor, paired: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The exposure term over the batch, counting only the outputs whose input's mean
-        level is at least `exposure_min_input` (the others add 0, so each judged photo
-        weighs what it would in a whole batch)."""
-        if self.exposure_min_input <= 0:
-            return self.exposure_loss(output_rgb, input_rgb)
+        level is at least `exposure_min_input` and, with `exposure_on` unpaired, only those
+        without a reference."""
         judged = input_rgb.mean(dim=(1, 2, 3)) >= self.exposure_min_input
-        if not judged.any():
-            return output_rgb.sum() * 0.0  # keeps the graph (and the logged value) well defined
-        return self.exposure_loss(output_rgb[judged], input_rgb[judged]) * judged.float().mean()
+        if self.exposure_on == "unpaired":
+            if paired is None:
+                raise ValueError(
+                    "system.exposure_on=unpaired, but the data gives no unpaired images: add "
+                    "an unpaired source (data.sources.NAME: UnpairedImageDataModule)"
+                )
+            judged = judged & ~paired
+        return _masked_mean(self.exposure_loss, judged, output_rgb, input_rgb)
 
     def training_step(self, batch: dict, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
@@ -312,6 +327,18 @@ class GANSystem(EnhancementSystem):
             )
         size = real.shape[0]
         adversarial_on = self._adversarial_on()
+        paired = batch.get("paired")
+        if paired is not None and not paired.all():
+            if self.loss_weights["adv"] > 0:  # also in warm-up: it would fail once it ends
+                raise ValueError(
+                    "the data gives unpaired images, which the discriminator cannot judge "
+                    "as real: set system.loss_weights.adv=0"
+                )
+            if self.exposure_loss is None:
+                raise ValueError(
+                    "the data gives unpaired images but no term learns from them: set "
+                    "system.loss_weights.exposure > 0"
+                )
 
         # D takes part in every k-th accumulation window, so it always completes its steps.
         d_turn = (batch_idx // self.accumulate) % self.d_update_every == 0
@@ -327,16 +354,16 @@ class GANSystem(EnhancementSystem):
             self._log_train(size, d_real=real_pred.mean(), d_fake=fake_pred.mean())
 
         with self.toggled_optimizer(opt_g):
-            pixel = self.pixel_loss(fake, real)
+            pixel = _masked_mean(self.pixel_loss, paired, fake, real)
             g_loss = self.loss_weights["pixel"] * pixel
             if self.perceptual_loss is not None or self.exposure_loss is not None:
                 fake_rgb = self.from_net(fake)  # both terms judge RGB
             if self.perceptual_loss is not None:
-                perceptual = self.perceptual_loss(fake_rgb, batch["gt"])
+                perceptual = _masked_mean(self.perceptual_loss, paired, fake_rgb, batch["gt"])
                 g_loss = g_loss + self.loss_weights["perceptual"] * perceptual
                 self._log_train(size, perceptual=perceptual)
             if self.exposure_loss is not None:
-                exposure = self._exposure(fake_rgb, batch["lq"])
+                exposure = self._exposure(fake_rgb, batch["lq"], paired)
                 g_loss = g_loss + self.loss_weights["exposure"] * exposure
                 self._log_train(size, exposure=exposure)
             if adversarial_on:
@@ -354,3 +381,14 @@ class GANSystem(EnhancementSystem):
                 self.generator_ema.update_parameters(self.generator)
         self._log_train(size, prog_bar=True, g_loss=g_loss)
         self._log_train(size, pixel=pixel)
+
+
+def _masked_mean(loss: Callable, mask: torch.Tensor | None, *images: torch.Tensor) -> torch.Tensor:
+    """`loss(*images)` over the batch items where `mask` is True (None: all of them), times
+    their share of the batch, so that each counted item weighs what it would in a batch of
+    only such items; 0 (with a graph) where none is."""
+    if mask is None or mask.all():
+        return loss(*images)
+    if not mask.any():
+        return images[0].sum() * 0.0  # keeps the graph (and the logged value) well defined
+    return loss(*(x[mask] for x in images)) * mask.float().mean()
