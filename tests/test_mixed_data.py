@@ -175,3 +175,31 @@ def test_an_unpaired_source_adds_its_images_marked_unpaired(tmp_path):
         MixedPairsDataModule(sources, evaluate_on="dark")
     with pytest.raises(ValueError, match="data.train_samples must be >= 1 or null, got 0"):
         _dark(tmp_path, train_samples=0)
+
+
+def test_the_documented_unpaired_source_trains(tmp_path):
+    """docs/data.md's command, tiny: LOL pairs, synthetic pairs and unpaired dark photos in
+    one batch, the exposure term on the unpaired ones alone."""
+    import lightning as L
+
+    from conftest import tiny
+    from lowlight.train import train
+
+    dark = _photos(tmp_path / "dark", n=6)
+    over = [*tiny("lle_iat"), "data.batch_size=16", "+trainer.fast_dev_run=true"]
+    over += ["+data@data.sources.dark=unpaired", f"data.sources.dark.root={dark}"]
+    over += ["data.sources.dark.train_samples=3", "data.sources.dark.num_workers=0"]
+    over += ["+system.loss_weights.exposure=4", "system.exposure_on=unpaired"]
+    cfg = compose_cfg(over, tmp_path / "run")
+    dm = instantiate(cfg.data)
+    dm.setup()
+    assert len(dm.train_set) == 5 + 2 + 3  # tiny LOL's training pairs, synthetic, dark
+    assert dm.sources["dark"].augment is dm.sources["lol"].augment
+    seen: dict = {}
+
+    class Capture(L.Callback):
+        def on_train_epoch_end(self, trainer, module):
+            seen.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+
+    train(cfg, callbacks=[Capture()])
+    assert seen["train/exposure"] > 0
