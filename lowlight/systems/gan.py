@@ -327,8 +327,8 @@ class GANSystem(EnhancementSystem):
             )
         size = real.shape[0]
         adversarial_on = self._adversarial_on()
-        paired = batch.get("paired")
-        if paired is not None and not paired.all():
+        paired = batch.get("paired")  # present when any data source is unpaired
+        if paired is not None:  # checked on the first batch, whatever it holds
             if self.loss_weights["adv"] > 0:  # also in warm-up: it would fail once it ends
                 raise ValueError(
                     "the data gives unpaired images, which the discriminator cannot judge "
