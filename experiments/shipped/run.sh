@@ -116,10 +116,11 @@ lle_iat)
   # judges only the regions darker than 0.6 in the input, from both sides; KEEP=T trains with
   # generator.keep_highlights T: pixels brighter than T in the photo are not made darker;
   # VAL_EVERY=N validates, and keeps a checkpoint, every N epochs, 5 by default; UNPAIRED=N
-  # adds N real dark photos an epoch without references, drawn from SICE's training split
-  # (the split of the dce run and of valdata's sice_val: never its validation photos), and the
-  # exposure control judges those alone, so it never pulls against a reference: with
-  # EXPOSURE_WEIGHT, and without EXPOSURE_MIN). Each kept checkpoint is then
+  # adds N real photos an epoch without references (SICE's, under- and over-exposed), drawn
+  # from its training split (the split of the dce run and of valdata's sice_val: never its
+  # validation photos), and the exposure control judges those alone, so it never pulls
+  # against a reference: with EXPOSURE_WEIGHT, and without EXPOSURE_MIN). Each kept
+  # checkpoint is then
   # compared on DICM (NIQE, exposure error, white pixels added) beside stage 1 and Zero-DCE:
   # the choice, with LOL's validation PSNR from the run. Neither LIME nor eval15 is run here
   # (test=false; earlier runs printed eval15 at their end, unused).
